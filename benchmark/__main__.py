@@ -1,0 +1,7 @@
+"""``python -m benchmark`` runs the ticketbench CLI."""
+
+import sys
+
+from benchmark.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``ticketbench`` command line. Thin: it parses, calls the library, and prints.
+
+Every user error (unknown name, bad setting, missing or corrupt data, solver failure) is printed as one
+line, ``ticketbench: error: ...``, with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from benchmark import commands
+from benchmark.cli_args import add_config_arguments
+from benchmark.config import TrainConfig
+from benchmark.errors import USER_ERRORS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with all sub-commands."""
+    parser = argparse.ArgumentParser(prog="ticketbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="quick real demo: train LeNet-5 on MNIST, score it with the MIP")
+    demo.add_argument("--data-dir", help="data root (default: $TICKETBENCH_DATA, then the user cache)")
+    demo.add_argument("--epochs", type=int, default=1)
+    demo.set_defaults(func=commands.demo)
+
+    train = sub.add_parser("train", help="train (or load from the cache) a dense model")
+    train.add_argument("--data-dir")
+    add_config_arguments(train, TrainConfig)
+    train.set_defaults(func=commands.train)
+
+    listing = sub.add_parser("list", help="list models, datasets or methods")
+    listing.add_argument("what", choices=["models", "datasets", "methods"])
+    listing.set_defaults(func=commands.list_things)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m benchmark``."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except USER_ERRORS as exc:
+        print(f"ticketbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ticketbench: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,102 @@
+"""Seeded training, evaluation, fine-tuning and retraining from theta_0 under a mask."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from benchmark.config import TrainConfig
+from benchmark.masks import WeightMask, apply_weight_mask, mask_gradients
+from benchmark.models import build_model
+from datasets import DataSplits, ImageSet, InMemoryLoader
+
+State = dict[str, torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    """A trained model with its starting weights, per-epoch history and final test metrics."""
+
+    model: nn.Module
+    init_state: State
+    history: list[dict] = field(default_factory=list)
+    test_loss: float = float("nan")
+    test_accuracy: float = float("nan")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: ImageSet, batch_size: int = 1024) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``data`` (eval mode)."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(data), batch_size):
+        x, y = data.tensors(slice(start, start + batch_size))
+        logits = model(x)
+        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
+        correct += int((logits.argmax(1) == y).sum())
+    return total_loss / len(data), correct / len(data)
+
+
+def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    """The optimiser named by ``config`` with its hyper-parameters."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay, nesterov=config.nesterov)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def fresh_model(config: TrainConfig, splits: DataSplits) -> nn.Module:
+    """The untrained model of ``config``, initialised from ``config.seed``."""
+    kwargs = {"width_divisor": config.width_divisor} if config.model == "vgg16" else {}
+    return build_model(config.model, splits.train.input_shape, splits.train.num_classes, seed=config.seed, **kwargs)
+
+
+def fit(
+    config: TrainConfig,
+    splits: DataSplits,
+    start_state: State | None = None,
+    mask: WeightMask | None = None,
+    epochs: int | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train from ``start_state`` (default: a fresh seeded init) under an optional weight mask.
+
+    The mask is applied before training and re-applied after every optimiser step, and the gradients of
+    pruned entries are zeroed before the step, so RMSprop, Adam or momentum cannot regrow them. The state
+    with the lowest validation loss is kept. Fine-tuning passes trained weights as ``start_state``;
+    lottery-ticket retraining passes theta_0.
+    """
+    model = fresh_model(config, splits)
+    if start_state is not None:
+        model.load_state_dict(start_state)
+    init_state = copy.deepcopy(model.state_dict())
+    if mask:
+        apply_weight_mask(model, mask)
+    optimizer = make_optimizer(config, model.parameters())
+    loader = InMemoryLoader(splits.train, config.batch_size, shuffle=True, seed=config.seed)
+    best_loss, best_state, history = float("inf"), copy.deepcopy(model.state_dict()), []
+    n_epochs = config.epochs if epochs is None else epochs
+    for epoch in range(n_epochs):
+        model.train()
+        for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{n_epochs}", leave=False, disable=not progress):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            if mask:
+                mask_gradients(model, mask)
+            optimizer.step()
+            if mask:
+                apply_weight_mask(model, mask)
+        val_loss, val_acc = evaluate(model, splits.val)
+        history.append({"epoch": epoch + 1, "val_loss": val_loss, "val_accuracy": val_acc})
+        if val_loss < best_loss:
+            best_loss, best_state = val_loss, copy.deepcopy(model.state_dict())
+    model.load_state_dict(best_state)
+    test_loss, test_acc = evaluate(model, splits.test)
+    return TrainResult(model, init_state, history, test_loss, test_acc)

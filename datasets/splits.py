@@ -1,0 +1,76 @@
+"""Loading a dataset into seeded train/validation/test image sets, and picking the MIP batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from datasets.loader import ImageSet
+from datasets.preprocess import preprocess
+from datasets.registry import get_spec
+from datasets.root import resolve_data_root
+
+
+@dataclass
+class DataSplits:
+    """Train and validation split of the official training set, and the untouched official test set."""
+
+    name: str
+    train: ImageSet
+    val: ImageSet
+    test: ImageSet
+
+
+def load_splits(
+    name: str,
+    preprocessing: str = "paper",
+    data_dir=None,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    train_limit: int | None = None,
+    test_limit: int | None = None,
+    allow_download: bool = True,
+) -> DataSplits:
+    """Load ``name`` into memory and split its training set with ``seed``.
+
+    ``train_limit``/``test_limit`` keep only the first images of the (shuffled) training pool and of the
+    test set: small real slices for tests and quick demos.
+    """
+    spec = get_spec(name)
+    raw = spec.read(resolve_data_root(data_dir), allow_download=allow_download)
+    x_train, norm = preprocess(raw.x_train, preprocessing, spec.mean, spec.std)
+    x_test, _ = preprocess(raw.x_test, preprocessing, spec.mean, spec.std)
+    pool = ImageSet(x_train, torch.as_tensor(raw.y_train), norm, spec.num_classes)
+    test = ImageSet(x_test, torch.as_tensor(raw.y_test), norm, spec.num_classes)
+    order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
+    if train_limit:
+        order = order[:train_limit]
+    n_val = int(round(len(order) * val_fraction))
+    if test_limit:
+        test = test.subset(torch.arange(min(test_limit, len(test))))
+    return DataSplits(name, pool.subset(order[n_val:]), pool.subset(order[:n_val]), test)
+
+
+@torch.no_grad()
+def pick_one_per_class(model: torch.nn.Module, data: ImageSet, n: int = 10, seed: int = 0):
+    """Pick ``n`` images, cycling through the classes, that ``model`` classifies correctly.
+
+    Draw from the *validation* split (the official code drew from the training set by mistake).
+    Returns ``(inputs, labels, indices)``; raises ``ValueError`` if some class has no correct image.
+    """
+    model.eval()
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    y = data.labels[order]
+    preds = [model(data.tensors(chunk)[0]).argmax(1) for chunk in order.split(1024)]
+    correct = torch.cat(preds) == y
+    chosen: list[int] = []
+    for k in range(n):
+        cls = k % data.num_classes
+        candidates = [i for i in torch.nonzero(correct & (y == cls)).flatten().tolist() if i not in chosen]
+        if not candidates:
+            raise ValueError(f"no correctly classified image of class {cls} left in the validation split")
+        chosen.append(candidates[0])
+    index = order[torch.tensor(chosen)]
+    inputs, labels = data.tensors(index)
+    return inputs, labels, index
