@@ -7,7 +7,7 @@ layer is prunable: its units are Linear neurons or Conv2d filters.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -14,9 +14,10 @@ import gzip
 import hashlib
 import os
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DatasetError(f"{path} is corrupt or truncated ({exc.__class__.__name__}: {exc})") from None
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DatasetError(f"{path} is not an IDX file of unsigned bytes")
@@ -69,7 +70,7 @@ def read_npz_mirror(path: Path) -> RawArrays:
             if missing:
                 raise DatasetError(f"{path} lacks the arrays {', '.join(missing)}")
             arrays = {k: archive[k] for k in keys}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DatasetError(f"{path} is corrupt or truncated ({exc.__class__.__name__}: {exc})") from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

@@ -1,0 +1,52 @@
+"""Shared fixtures: a few hundred real MNIST / Fashion-MNIST images shipped with the tests.
+
+``tests/fixtures/data/*.npz`` are the first 800 (MNIST) / 600 (Fashion-MNIST) training images and the first
+200 test images of the official files, in their original order (see tests/fixtures/README.md).
+Tests marked ``real_data`` read the full datasets from ``$TICKETBENCH_DATA`` (CI points it at ../shared/data).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmark.config import TrainConfig
+from benchmark.training import fit
+from datasets import load_splits
+
+FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "data"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty ticketbench cache."""
+    monkeypatch.setenv("TICKETBENCH_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="session")
+def fixture_root() -> Path:
+    return FIXTURE_ROOT
+
+
+@pytest.fixture(scope="session")
+def mnist_small():
+    """Real MNIST slice: 640 train / 160 val / 200 test images, paper preprocessing."""
+    return load_splits("mnist", "paper", FIXTURE_ROOT, seed=0, allow_download=False)
+
+
+@pytest.fixture(scope="session")
+def real_data_root() -> Path:
+    """The full datasets; CI sets TICKETBENCH_DATA to ../shared/data."""
+    root = os.environ.get("TICKETBENCH_DATA")
+    if not root or not (Path(root) / "MNIST").is_dir():
+        pytest.skip("full datasets not available: set TICKETBENCH_DATA (CI does)")
+    return Path(root)
+
+
+@pytest.fixture(scope="session")
+def trained_lenet(mnist_small):
+    """LeNet-5 trained for 10 epochs on the MNIST slice."""
+    config = TrainConfig.paper("lenet5", "mnist", epochs=10)
+    return config, fit(config, mnist_small)
