@@ -1,0 +1,83 @@
+"""Encode a trained network on a batch of images into the OAMIP model: scores, ReLUs, logits.
+
+Walks a flat ``nn.Sequential``. Every prunable layer (Linear or Conv2d but the last) gets one score per unit,
+shared by all samples. A scored layer followed by ReLU uses the scored ReLU; one followed by anything else
+uses the linear shift. Each sample is encoded separately on dense affine expressions (see ``affine.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from benchmark.mip.activations import ReluCounts, relu, score_shift
+from benchmark.mip.affine import Affine, Builder
+from benchmark.mip.bounds import interval_bounds
+from benchmark.mip.layers import linear_map
+from benchmark.models import prunable_layers
+
+
+@dataclass
+class EncodedNetwork:
+    """The SCIP model with the score variables per layer and each sample's logits as expressions."""
+
+    builder: Builder
+    scores: dict[str, np.ndarray]  # layer name -> global variable ids
+    units: dict[str, nn.Module] = field(default_factory=dict)
+    logits: list[Affine] = field(default_factory=list)
+    relu_counts: ReluCounts = field(default_factory=ReluCounts)
+
+
+def _next_relu(children: list[tuple[str, nn.Module]], position: int) -> int | None:
+    """Position of the ReLU that directly follows ``position`` (Dropouts in between are no-ops), if any."""
+    for later in range(position + 1, len(children)):
+        module = children[later][1]
+        if not isinstance(module, nn.Dropout):
+            return later if isinstance(module, nn.ReLU) else None
+    return None
+
+
+@torch.no_grad()
+def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
+                   builder: Builder | None = None, scored: list[str] | None = None) -> EncodedNetwork:
+    """Build score variables and the per-sample constraints of ``model`` on ``inputs``.
+
+    ``scored`` names the layers that get scores (default: the model's prunable layers).
+    """
+    net = copy.deepcopy(model).double().eval()
+    x = inputs.double()
+    builder = builder or Builder()
+    layers = prunable_layers(net) if scored is None else {n: dict(net.named_children())[n] for n in scored}
+    encoded = EncodedNetwork(builder, {}, dict(layers))
+    for name, layer in layers.items():
+        encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}")
+    bounds = interval_bounds(net, x, epsilon)
+    children = list(net.named_children())
+    for n in range(len(x)):
+        h = Affine.constant(x[n])
+        absorbed: set[int] = set()  # ReLUs already encoded together with their scored layer
+        for position, (name, module) in enumerate(children):
+            if position in absorbed:
+                continue
+            lower, upper = bounds[position][0][n], bounds[position][1][n]
+            if isinstance(module, nn.ReLU):
+                h, counts = relu(builder, h, lower, upper, relaxed)
+                encoded.relu_counts.add(counts)
+                continue
+            op = linear_map(module, position, name)
+            h = h.map(lambda t, m=module, o=op: o.affine(m, t, True), lambda t, m=module, o=op: o.affine(m, t, False))
+            if name not in encoded.scores:
+                continue
+            relu_position = _next_relu(children, position)
+            if relu_position is not None:
+                h, counts = relu(builder, h, lower, upper, relaxed, encoded.scores[name])
+                encoded.relu_counts.add(counts)
+                absorbed.add(relu_position)
+            else:
+                h = score_shift(h, encoded.scores[name], upper)
+        encoded.logits.append(h)
+    return encoded
