@@ -1,0 +1,1 @@
+"""Comparison methods, one small file each; registered through the ``ticketbench.methods`` entry points."""

@@ -13,6 +13,7 @@ from benchmark import commands
 from benchmark.cli_args import add_config_arguments
 from benchmark.config import TrainConfig
 from benchmark.errors import USER_ERRORS
+from benchmark.mip.config import PRESETS, MIPConfig
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +30,28 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir")
     add_config_arguments(train, TrainConfig)
     train.set_defaults(func=commands.train)
+
+    score = sub.add_parser("score", help="score a trained model with the MIP and report the pruned network")
+    score.add_argument("--data-dir")
+    score.add_argument("--preset", choices=list(PRESETS), default="paper")
+    score.add_argument("--export", help="write the MIP instance to this .cip/.mps/.lp file before solving")
+    score.add_argument("--finetune-epochs", type=int, default=0)
+    add_config_arguments(score, TrainConfig)
+    add_config_arguments(score, MIPConfig)
+    score.set_defaults(func=commands.score)
+
+    prune = sub.add_parser("prune", help="prune a trained model with any registered method")
+    prune.add_argument("method", help="a method name (see: ticketbench list methods)")
+    prune.add_argument("--data-dir")
+    prune.add_argument("--granularity", choices=["neuron", "weight"], default="neuron")
+    prune.add_argument("--sparsity", type=float, help="fraction of units (or weights) to remove")
+    prune.add_argument("--scope", choices=["layer", "global"], default="layer")
+    prune.add_argument("--match", metavar="METHOD", help="match the per-layer counts of METHOD's mask (e.g. mip)")
+    prune.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="method option, e.g. norm=l1, prune_fraction=0.2, rewind_iteration=100")
+    prune.add_argument("--finetune-epochs", type=int, default=0)
+    add_config_arguments(prune, TrainConfig)
+    prune.set_defaults(func=commands.prune)
 
     listing = sub.add_parser("list", help="list models, datasets or methods")
     listing.add_argument("what", choices=["models", "datasets", "methods"])

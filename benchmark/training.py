@@ -65,13 +65,15 @@ def fit(
     mask: WeightMask | None = None,
     epochs: int | None = None,
     progress: bool = False,
+    max_steps: int | None = None,
 ) -> TrainResult:
     """Train from ``start_state`` (default: a fresh seeded init) under an optional weight mask.
 
     The mask is applied before training and re-applied after every optimiser step, and the gradients of
     pruned entries are zeroed before the step, so RMSprop, Adam or momentum cannot regrow them. The state
     with the lowest validation loss is kept. Fine-tuning passes trained weights as ``start_state``;
-    lottery-ticket retraining passes theta_0.
+    lottery-ticket retraining passes theta_0. ``max_steps`` stops after that many optimiser steps (late
+    rewinding's theta_k).
     """
     model = fresh_model(config, splits)
     if start_state is not None:
@@ -83,9 +85,13 @@ def fit(
     loader = InMemoryLoader(splits.train, config.batch_size, shuffle=True, seed=config.seed)
     best_loss, best_state, history = float("inf"), copy.deepcopy(model.state_dict()), []
     n_epochs = config.epochs if epochs is None else epochs
+    steps = 0
     for epoch in range(n_epochs):
         model.train()
         for x, y in tqdm(loader, desc=f"epoch {epoch + 1}/{n_epochs}", leave=False, disable=not progress):
+            if max_steps is not None and steps >= max_steps:
+                break
+            steps += 1
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
             if mask:
@@ -97,6 +103,7 @@ def fit(
         history.append({"epoch": epoch + 1, "val_loss": val_loss, "val_accuracy": val_acc})
         if val_loss < best_loss:
             best_loss, best_state = val_loss, copy.deepcopy(model.state_dict())
-    model.load_state_dict(best_state)
+    if max_steps is None:
+        model.load_state_dict(best_state)
     test_loss, test_acc = evaluate(model, splits.test)
     return TrainResult(model, init_state, history, test_loss, test_acc)

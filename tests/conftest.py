@@ -50,3 +50,19 @@ def trained_lenet(mnist_small):
     """LeNet-5 trained for 10 epochs on the MNIST slice."""
     config = TrainConfig.paper("lenet5", "mnist", epochs=10)
     return config, fit(config, mnist_small)
+
+
+@pytest.fixture(scope="session")
+def trained_fc3(mnist_small):
+    """FC-3 trained for 5 epochs on the MNIST slice."""
+    config = TrainConfig.paper("fc3", "mnist", epochs=5)
+    return config, fit(config, mnist_small)
+
+
+@pytest.fixture(scope="session")
+def mip_batch(trained_lenet, mnist_small):
+    """The one-per-class batch of the fixture LeNet, from the validation split."""
+    from datasets import pick_one_per_class
+
+    x, y, _ = pick_one_per_class(trained_lenet[1].model, mnist_small.val, n=10)
+    return x, y

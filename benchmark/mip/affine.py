@@ -66,12 +66,15 @@ class Builder:
         self.vars: list = []
         self.lb = np.zeros(0)
         self.ub = np.zeros(0)
+        self.start = np.zeros(0)  # a feasible point: the dense network itself (every score = 1)
         self.n_rows = 0
 
-    def add_vars(self, count: int, lb, ub, vtype: str = "C", prefix: str = "x") -> np.ndarray:
-        """Add ``count`` variables with the given (scalar or per-variable) bounds; returns their global ids."""
+    def add_vars(self, count: int, lb, ub, vtype: str = "C", prefix: str = "x", start=np.nan) -> np.ndarray:
+        """Add ``count`` variables with the given (scalar or per-variable) bounds and values in the dense
+        network's solution; returns their global ids."""
         lb = np.broadcast_to(np.asarray(lb, dtype=float), (count,))
         ub = np.broadcast_to(np.asarray(ub, dtype=float), (count,))
+        self.start = np.concatenate([self.start, np.broadcast_to(np.asarray(start, dtype=float), (count,))])
         start = len(self.vars)
         for k, (lo, hi) in enumerate(zip(lb.ravel().tolist(), ub.ravel().tolist())):
             self.vars.append(self.model.addVar(f"{prefix}_{start + k}", vtype=vtype,
@@ -111,6 +114,18 @@ class Builder:
         bad = live & (nnz == 0) & ((lo > TOL) | (hi < -TOL))
         if bad.any():  # a constant that violates its own bound: keep it visible to the solver
             self._add(scip.Expr(), lo[bad][0], hi[bad][0])
+
+    def try_start_solution(self) -> bool:
+        """Offer the dense network's solution to SCIP; True if SCIP accepted it as feasible."""
+        if not np.isfinite(self.start).all():
+            return False
+        solution = self.model.createSol()
+        for var, value in zip(self.vars, self.start.tolist()):
+            self.model.setSolVal(solution, var, value)
+        feasible = bool(self.model.checkSol(solution, printreason=False, original=True))
+        if feasible:
+            self.model.addSol(solution, free=True)
+        return feasible
 
     def _add(self, expr, lo: float, hi: float) -> None:
         self.n_rows += 1

@@ -38,7 +38,7 @@ class MIPConfig:
     time_limit: float = 600.0  # seconds; on hitting it the best incumbent is used and the status recorded
     gap: float = 1e-4  # relative gap at which SCIP stops
     threads: int = 1  # >1 uses SCIP's concurrent solver where the build supports it
-    seed: int = 0  # SCIP's random seed shift
+    solver_seed: int = 0  # SCIP's random seed shift
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),

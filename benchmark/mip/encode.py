@@ -41,6 +41,13 @@ def _next_relu(children: list[tuple[str, nn.Module]], position: int) -> int | No
     return None
 
 
+def _input_bounds(bounds, position: int, x: torch.Tensor, n: int, epsilon: float):
+    """Bounds of the input of the module at ``position`` for sample ``n`` (the input box at position 0)."""
+    if position == 0:
+        return x[n] - epsilon, x[n] + epsilon
+    return bounds[position - 1][0][n], bounds[position - 1][1][n]
+
+
 @torch.no_grad()
 def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
                    builder: Builder | None = None, scored: list[str] | None = None) -> EncodedNetwork:
@@ -54,7 +61,7 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
     layers = prunable_layers(net) if scored is None else {n: dict(net.named_children())[n] for n in scored}
     encoded = EncodedNetwork(builder, {}, dict(layers))
     for name, layer in layers.items():
-        encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}")
+        encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}", start=1.0)
     bounds = interval_bounds(net, x, epsilon)
     children = list(net.named_children())
     for n in range(len(x)):
@@ -64,7 +71,8 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
             if position in absorbed:
                 continue
             lower, upper = bounds[position][0][n], bounds[position][1][n]
-            if isinstance(module, nn.ReLU):
+            if isinstance(module, nn.ReLU):  # a ReLU needs the bounds of its input, not of its output
+                lower, upper = _input_bounds(bounds, position, x, n, epsilon)
                 h, counts = relu(builder, h, lower, upper, relaxed)
                 encoded.relu_counts.add(counts)
                 continue

@@ -23,7 +23,7 @@ def add_logit_variables(encoded: EncodedNetwork) -> np.ndarray:
     ids = []
     for logits in encoded.logits:
         const, coef = logits.rows()
-        z = builder.add_vars(len(const), -np.inf, np.inf, prefix="z")
+        z = builder.add_vars(len(const), -np.inf, np.inf, prefix="z", start=logits.value(builder.start).numpy())
         coef_full = np.hstack([coef, -np.eye(len(z))])
         for r in range(len(z)):  # equality rows are never implied, so add them directly
             cols = np.flatnonzero(coef_full[r])
@@ -39,12 +39,15 @@ def loss_expression(builder: Builder, z: np.ndarray, labels: list[int], config: 
     terms = []
     for n, y in enumerate(labels):
         zs = [builder.vars[j] for j in z[n]]
+        z_start = builder.start[z[n]]
         if config.loss == "ce":
-            t = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="lse")[0]]
+            lse = float(np.logaddexp.reduce(z_start)) + 1e-9
+            t = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="lse", start=lse)[0]]
             builder.model.addCons(scip.quicksum(scip.exp(zk - t) for zk in zs) <= 1.0)
             terms.append(t - zs[y])
         else:
-            xi = builder.vars[builder.add_vars(1, 0.0, np.inf, prefix="hinge")[0]]
+            violation = config.margin + np.delete(z_start, y).max() - z_start[y]
+            xi = builder.vars[builder.add_vars(1, 0.0, np.inf, prefix="hinge", start=max(0.0, violation))[0]]
             for k, zk in enumerate(zs):
                 if k != y:
                     builder.model.addCons(xi - zk + zs[y] >= config.margin)
@@ -70,8 +73,13 @@ def sparsity_expression(encoded: EncodedNetwork, config: MIPConfig):
     ]
     if config.aggregation == "sum" or len(terms) == 1:
         return scip.quicksum(terms)
-    r = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="r")[0]]
-    u = [builder.vars[j] for j in builder.add_vars(len(terms), 0.0, np.inf, prefix="u")]
+    term_start = np.array([
+        (builder.start[ids] - 2.0).sum() / layer_normaliser(encoded.units[name], config)
+        for name, ids in encoded.scores.items()
+    ])
+    r_start = term_start.min()
+    r = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="r", start=r_start)[0]]
+    u = [builder.vars[j] for j in builder.add_vars(len(terms), 0.0, np.inf, prefix="u", start=term_start - r_start)]
     for u_l, term in zip(u, terms):
         builder.model.addCons(u_l - term + r >= 0)
     return (len(terms) - 1) * r + scip.quicksum(u)

@@ -48,6 +48,7 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
     build_seconds = time.perf_counter() - start
     if export_path is not None:
         export(encoded.builder.model, export_path, config)
+    start_accepted = encoded.builder.try_start_solution()
     stats = solve(encoded.builder.model, config)
     solution = encoded.builder.model.getBestSol()
     scores = {name: torch.tensor([solution[encoded.builder.vars[j]] for j in ids.tolist()]).clamp(0.0, 1.0)
@@ -62,6 +63,7 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
         "stable_inactive": counts.inactive,
         "stable_active": counts.active,
         "rows_emitted": encoded.builder.n_rows,
+        "dense_start_accepted": start_accepted,
         "threshold": threshold,
         "empty_layer_guard": guarded,
         "config": asdict(config),

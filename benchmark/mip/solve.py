@@ -17,7 +17,7 @@ def configure(model: scip.Model, config: MIPConfig) -> None:
     """Time limit, relative gap, threads and random seed shift."""
     model.setParam("limits/time", config.time_limit)
     model.setParam("limits/gap", config.gap)
-    model.setParam("randomization/randomseedshift", config.seed)
+    model.setParam("randomization/randomseedshift", config.solver_seed)
     model.setParam("parallel/maxnthreads", max(1, config.threads))
 
 

@@ -1,0 +1,30 @@
+"""Magnitude pruning: a unit's score is the L1 or L2 norm of its incoming weights; a weight's is |w|."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from benchmark.methods import Scores, ScoringContext, prunable_weights
+from benchmark.models import prunable_layers
+
+
+def unit_norms(model: nn.Module, norm: str = "l2") -> dict:
+    """Per prunable layer, the norm of each unit's incoming weights (a row, or a whole filter)."""
+    p = {"l1": 1, "l2": 2}[norm]
+    return {name: layer.weight.detach().flatten(1).norm(p=p, dim=1) for name, layer in prunable_layers(model).items()}
+
+
+class Magnitude:
+    """Keep the largest weights (weight level) or the units with the largest incoming-weight norm."""
+
+    name = "magnitude"
+    description = "magnitude: |w| per weight, or the L1/L2 norm of a unit's incoming weights (option norm)"
+    granularities = ("neuron", "weight")
+
+    def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
+        """Norms (``ctx.options["norm"]``: ``l2`` default, or ``l1``) or absolute weights."""
+        if ctx.granularity == "weight":
+            values = {name: w.detach().abs() for name, w in prunable_weights(model).items()}
+        else:
+            values = unit_norms(model, ctx.options.get("norm", "l2"))
+        return Scores(values, ctx.granularity, {"norm": ctx.options.get("norm", "l2")})

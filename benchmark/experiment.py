@@ -1,0 +1,69 @@
+"""Harness glue: a dense model from the cache, its scoring context, and the evaluation of a mask."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from benchmark.cache import TrainedModel, get_trained
+from benchmark.config import TrainConfig
+from benchmark.masks import WeightMask, apply_weight_mask, parameter_sparsity
+from benchmark.methods import PruneResult, ScoringContext, Target
+from benchmark.training import evaluate, fit
+from datasets import DataSplits, load_splits, pick_one_per_class
+
+
+@dataclass
+class Experiment:
+    """A trained dense model with its data and its one-per-class batch."""
+
+    config: TrainConfig
+    splits: DataSplits
+    trained: TrainedModel
+    batch: tuple[torch.Tensor, torch.Tensor]
+
+
+def prepare(config: TrainConfig, data_dir=None, batch_size: int = 10, batch_seed: int = 0,
+            progress: bool = False) -> Experiment:
+    """Load the data, train or load the dense model, and pick the MIP batch from the validation split."""
+    splits = load_splits(config.dataset, config.preprocessing, data_dir, config.val_fraction, config.seed,
+                         train_limit=config.train_limit or None)
+    trained = get_trained(config, splits, progress=progress)
+    x, y, _ = pick_one_per_class(trained.model, splits.val, n=batch_size, seed=batch_seed)
+    return Experiment(config, splits, trained, (x, y))
+
+
+def context(exp: Experiment, target: Target = Target(), granularity: str = "neuron", seed: int = 0,
+            options: dict | None = None) -> ScoringContext:
+    """The scoring context of ``exp``: batch, data, theta_0, and a masked-training callable."""
+
+    def train(model: nn.Module, mask: WeightMask, epochs: int, max_steps: int | None = None) -> nn.Module:
+        return fit(exp.config, exp.splits, start_state=model.state_dict(), mask=mask, epochs=epochs,
+                   max_steps=max_steps).model
+
+    return ScoringContext(batch=exp.batch, splits=exp.splits, init_state=exp.trained.init_state, train=train,
+                          target=target, granularity=granularity, seed=seed, model_name=exp.config.model,
+                          dataset=exp.config.dataset, options=options or {})
+
+
+def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0) -> dict:
+    """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning, and sparsities."""
+    dense = exp.trained.model
+    pruned = copy.deepcopy(dense)
+    apply_weight_mask(pruned, result.weight_mask)
+    summary = {
+        "dense_accuracy": exp.trained.metrics["test_accuracy"],
+        "pruned_accuracy": evaluate(pruned, exp.splits.test)[1],
+        "params_removed": parameter_sparsity(dense, result.weight_mask),
+    }
+    if result.scores.granularity == "neuron":
+        total = sum(m.numel() for m in result.mask.values())
+        summary["neurons_removed"] = 1.0 - sum(int(m.sum()) for m in result.mask.values()) / total
+    if finetune_epochs:
+        tuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
+                    epochs=finetune_epochs)
+        summary["finetuned_accuracy"] = tuned.test_accuracy
+    return summary

@@ -1,0 +1,12 @@
+"""The OAMIP neuron-importance MIP on SCIP.
+
+``score(model, ctx)`` is the one call the harness and the baselines share (it is the ``mip`` method):
+a trained model plus a :class:`~benchmark.methods.ScoringContext` (batch, labels, ``options["mip_config"]``)
+give per-layer scores, a mask and statistics.
+"""
+
+from benchmark.mip.config import MIPConfig, default_threshold
+from benchmark.mip.method import MIPMethod, score
+from benchmark.mip.scorer import MIPResult, check_encoding, score_network
+
+__all__ = ["MIPConfig", "MIPMethod", "MIPResult", "check_encoding", "default_threshold", "score", "score_network"]
