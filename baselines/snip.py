@@ -7,6 +7,8 @@ with ``ctx.options["snip_on_trained"] = True``. At neuron level they are summed 
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -42,6 +44,7 @@ class Snip:
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Sensitivities at theta_0 (default) or at the trained weights; summed per unit at neuron level."""
         on_trained = bool(ctx.options.get("snip_on_trained", False))
+        model = copy.deepcopy(model)
         if not on_trained:
             if ctx.init_state is None:
                 raise ValueError("SNIP at initialisation needs theta_0 in the scoring context")

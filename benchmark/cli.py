@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--data-dir")
     score.add_argument("--preset", choices=list(PRESETS), default="paper")
     score.add_argument("--export", help="write the MIP instance to this .cip/.mps/.lp file before solving")
-    score.add_argument("--finetune-epochs", type=int, default=0)
+    score.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the pruned weights")
+    score.add_argument("--retrain-epochs", type=int, default=0, help="retrain the ticket from theta_0 under the mask")
     add_config_arguments(score, TrainConfig)
     add_config_arguments(score, MIPConfig)
     score.set_defaults(func=commands.score)
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--match", metavar="METHOD", help="match the per-layer counts of METHOD's mask (e.g. mip)")
     prune.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="method option, e.g. norm=l1, prune_fraction=0.2, rewind_iteration=100")
-    prune.add_argument("--finetune-epochs", type=int, default=0)
+    prune.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the pruned weights")
+    prune.add_argument("--retrain-epochs", type=int, default=0, help="retrain the ticket from theta_0 under the mask")
     add_config_arguments(prune, TrainConfig)
     prune.set_defaults(func=commands.prune)
 

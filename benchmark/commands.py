@@ -43,6 +43,8 @@ def print_report(name: str, exp: experiment.Experiment, result, summary: dict) -
     print(f"pruned test accuracy: {summary['pruned_accuracy']:.4f} (no fine-tuning)")
     if "finetuned_accuracy" in summary:
         print(f"fine-tuned accuracy:  {summary['finetuned_accuracy']:.4f}")
+    if "retrained_accuracy" in summary:
+        print(f"retrained from theta_0: {summary['retrained_accuracy']:.4f}")
     if "neurons_removed" in summary:
         print(f"neurons removed: {100 * summary['neurons_removed']:.1f}%")
     print(f"parameters removed: {100 * summary['params_removed']:.1f}%")
@@ -60,7 +62,7 @@ def score(args: argparse.Namespace) -> None:
     ctx = experiment.context(exp, seed=config.seed,
                              options={"mip_config": mip_config, "export_path": args.export})
     result = run_method("mip", exp.trained.model, ctx)
-    print_report("mip", exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs))
+    print_report("mip", exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs))
 
 
 def parse_options(pairs: list[str]) -> dict:
@@ -87,9 +89,10 @@ def prune(args: argparse.Namespace) -> None:
         reference = run_method(args.match, exp.trained.model, experiment.context(exp, seed=config.seed))
         target = Target(counts=neuron_counts(reference.mask))
         options.setdefault("reference", reference.scores)
+        print(f"matched to {args.match}: " + ", ".join(f"{k} {v}" for k, v in units_kept(reference.mask).items()))
     ctx = experiment.context(exp, target, args.granularity, config.seed, options)
     result = run_method(args.method, exp.trained.model, ctx)
-    print_report(args.method, exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs))
+    print_report(args.method, exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs))
 
 
 def train(args: argparse.Namespace) -> None:

@@ -49,8 +49,9 @@ def context(exp: Experiment, target: Target = Target(), granularity: str = "neur
                           dataset=exp.config.dataset, options=options or {})
 
 
-def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0) -> dict:
-    """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning, and sparsities."""
+def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0, retrain_epochs: int = 0) -> dict:
+    """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning the pruned weights and
+    after retraining the ticket from theta_0 under the mask, and the sparsities."""
     dense = exp.trained.model
     pruned = copy.deepcopy(dense)
     apply_weight_mask(pruned, result.weight_mask)
@@ -66,4 +67,8 @@ def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int =
         tuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
                     epochs=finetune_epochs)
         summary["finetuned_accuracy"] = tuned.test_accuracy
+    if retrain_epochs:
+        ticket = fit(exp.config, exp.splits, start_state=exp.trained.init_state, mask=result.weight_mask,
+                     epochs=retrain_epochs)
+        summary["retrained_accuracy"] = ticket.test_accuracy
     return summary

@@ -36,8 +36,9 @@ def test_self_check_detects_a_wrong_encoding(trained_fc3, mip_batch, monkeypatch
     """The check can fail: a layer map that forgets the bias must show up."""
     from benchmark.mip import layers
 
-    broken = layers.LinearMap(lambda m, x, b: torch.nn.functional.linear(x, m.weight), layers.LINEAR_MAPS[nn.Linear].magnitude)
-    monkeypatch.setitem(layers.LINEAR_MAPS, nn.Linear, broken)
+    no_bias = layers.LinearMap(lambda m, x, b: torch.nn.functional.linear(x, m.weight),
+                               layers.LINEAR_MAPS[nn.Linear].magnitude)
+    monkeypatch.setitem(layers.LINEAR_MAPS, nn.Linear, no_bias)
     assert check_encoding(trained_fc3[1].model, mip_batch[0]) > 1e-3
 
 

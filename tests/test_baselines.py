@@ -1,0 +1,204 @@
+"""Golden, hand-checked tests pinning each baseline down (and the plugin path)."""
+
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from baselines.lottery import Lottery
+from benchmark.config import TrainConfig
+from benchmark.errors import ConfigError
+from benchmark.methods import Scores, ScoringContext, Target, get_method, prune, register
+from benchmark.training import fit, fresh_model
+
+
+def toy_net():
+    """fc1: 3 hidden units with row L2 norms 5, 1, 2 (L1: 7, 1, 2); out: 3 -> 2."""
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("relu1", nn.ReLU()), ("out", nn.Linear(3, 2))]))
+    with torch.no_grad():
+        net.fc1.weight.copy_(torch.tensor([[3.0, 4.0], [0.0, -1.0], [2.0, 0.0]]))
+        net.fc1.bias.copy_(torch.tensor([0.1, 0.2, -0.3]))
+        net.out.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [-1.0, 1.5, 0.25]]))
+        net.out.bias.copy_(torch.tensor([0.0, 0.1]))
+    return net
+
+
+def ctx(**kwargs):
+    batch = (torch.tensor([[1.0, 2.0], [0.5, -1.0]]), torch.tensor([0, 1]))
+    return ScoringContext(batch=batch, **kwargs)
+
+
+# --- magnitude ------------------------------------------------------------------------------------------------
+def test_magnitude_neuron_level_prunes_smallest_norm_units():
+    result = prune("magnitude", toy_net(), ctx(target=Target(sparsity=1 / 3)))
+    assert result.mask["fc1"].tolist() == [True, False, True]  # norms 5, 1, 2
+    assert torch.allclose(result.scores.values["fc1"], torch.tensor([5.0, 1.0, 2.0]))
+    l1 = prune("magnitude", toy_net(), ctx(target=Target(sparsity=2 / 3), options={"norm": "l1"}))
+    assert l1.mask["fc1"].tolist() == [True, False, False]
+    # the pruned unit's incoming row and bias are zeroed, nothing else
+    assert result.weight_mask["fc1.weight"].tolist() == [[True, True], [False, False], [True, True]]
+    assert result.weight_mask["fc1.bias"].tolist() == [True, False, True]
+
+
+def test_magnitude_weight_level_is_global():
+    # |w| over fc1 and out: 3,4,0,1,2,0 | 1,2,.5,1,1.5,.25 -> the 4 smallest of 12 are 0, 0, .25, .5
+    result = prune("magnitude", toy_net(), ctx(granularity="weight", target=Target(sparsity=4 / 12, scope="global")))
+    assert result.mask["fc1.weight"].tolist() == [[True, True], [False, True], [True, False]]
+    assert result.mask["out.weight"].tolist() == [[True, True, False], [True, True, False]]
+
+
+# --- SNIP -----------------------------------------------------------------------------------------------------
+def hand_snip(net, x, y):
+    """|g * w| with g computed by hand: backprop through out(ReLU(fc1 x)) with mean cross-entropy."""
+    w1, b1 = net.fc1.weight.detach().numpy(), net.fc1.bias.detach().numpy()
+    w2, b2 = net.out.weight.detach().numpy(), net.out.bias.detach().numpy()
+    x, y = x.numpy(), y.numpy()
+    a = x @ w1.T + b1
+    h = np.maximum(a, 0)
+    z = h @ w2.T + b2
+    p = np.exp(z - z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    dz = (p - np.eye(2)[y]) / len(y)
+    g2 = dz.T @ h
+    g1 = ((dz @ w2) * (a > 0)).T @ x
+    return np.abs(g1 * w1), np.abs(g2 * w2)
+
+
+def test_snip_equals_hand_computed_gradient_times_weight():
+    net = toy_net()
+    context = ctx(granularity="weight", init_state=net.state_dict(), target=Target(sparsity=0.5))
+    scores = get_method("snip").score(toy_net(), context).values
+    s1, s2 = hand_snip(net, *context.batch)
+    assert np.allclose(scores["fc1.weight"].numpy(), s1, atol=1e-6)
+    assert np.allclose(scores["out.weight"].numpy(), s2, atol=1e-6)
+    neuron = get_method("snip").score(toy_net(), ctx(init_state=net.state_dict()))
+    assert np.allclose(neuron.values["fc1"].numpy(), s1.sum(1), atol=1e-6)
+
+
+def test_snip_uses_gradients_not_weights():
+    net = toy_net()
+    x = torch.tensor([[0.0, 2.0], [0.0, -1.0]])  # first input is always 0: its weights get no gradient
+    context = ScoringContext(batch=(x, torch.tensor([0, 1])), granularity="weight", init_state=net.state_dict())
+    scores = get_method("snip").score(toy_net(), context).values["fc1.weight"]
+    assert torch.all(scores[:, 0] == 0)  # although |w| there is 3 and 2
+    assert scores[0, 1] > 0
+
+
+def test_snip_scores_at_theta0_by_default_and_on_trained_weights_on_request():
+    theta0, trained = toy_net(), toy_net()
+    with torch.no_grad():
+        trained.fc1.weight.mul_(3.0)
+    before = {k: v.clone() for k, v in trained.state_dict().items()}
+    at_init = get_method("snip").score(trained, ctx(granularity="weight", init_state=theta0.state_dict()))
+    on_trained = get_method("snip").score(trained, ctx(granularity="weight", init_state=theta0.state_dict(),
+                                                       options={"snip_on_trained": True}))
+    assert all(torch.equal(before[k], v) for k, v in trained.state_dict().items())  # the model is untouched
+    assert np.allclose(at_init.values["fc1.weight"].numpy(), hand_snip(theta0, *ctx().batch)[0], atol=1e-6)
+    assert np.allclose(on_trained.values["fc1.weight"].numpy(), hand_snip(trained, *ctx().batch)[0], atol=1e-6)
+    assert not torch.allclose(at_init.values["fc1.weight"], on_trained.values["fc1.weight"])
+
+
+# --- random ---------------------------------------------------------------------------------------------------
+def test_random_exact_counts_no_duplicates_and_seeded():
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(4, 50)), ("relu", nn.ReLU()), ("out", nn.Linear(50, 3))]))
+    counts = {"fc1": 17}
+    a = prune("random", net, ctx(target=Target(counts=counts), seed=1))
+    b = prune("random", net, ctx(target=Target(counts=counts), seed=1))
+    c = prune("random", net, ctx(target=Target(counts=counts), seed=2))
+    assert int(a.mask["fc1"].sum()) == 17 and len(set(torch.nonzero(a.mask["fc1"]).flatten().tolist())) == 17
+    assert torch.equal(a.mask["fc1"], b.mask["fc1"]) and not torch.equal(a.mask["fc1"], c.mask["fc1"])
+    w = prune("random", net, ctx(granularity="weight", target=Target(sparsity=0.3, scope="global"), seed=1))
+    total = 4 * 50 + 50 * 3
+    assert sum(int((~m).sum()) for m in w.mask.values()) == round(0.3 * total)
+
+
+# --- critical -------------------------------------------------------------------------------------------------
+def test_critical_is_exactly_the_complement_ordered_choice():
+    reference = Scores({"fc1": torch.tensor([0.9, 0.1, 0.5, 0.7, 0.0])}, "neuron",
+                       mask={"fc1": torch.tensor([True, False, True, True, False])})
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 5)), ("relu", nn.ReLU()), ("out", nn.Linear(5, 2))]))
+    result = prune("critical", net, ctx(options={"reference": reference}))
+    # the reference keeps 3 units (its highest: 0, 3, 2); critical keeps its 3 lowest: 4, 1, 2
+    assert result.mask["fc1"].tolist() == [False, True, True, False, True]
+
+
+# --- lottery --------------------------------------------------------------------------------------------------
+class Recorder:
+    """A train callable that records the start weights of each round and trains for real."""
+
+    def __init__(self, config, splits):
+        self.config, self.splits, self.starts = config, splits, []
+
+    def __call__(self, model, mask, epochs, max_steps=None):
+        self.starts.append(({k: v.clone() for k, v in model.state_dict().items()}, mask))
+        return fit(self.config, self.splits, start_state=model.state_dict(), mask=mask, epochs=epochs,
+                   max_steps=max_steps).model
+
+
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_lottery_rewinds_to_theta0_and_keeps_pruned_weights_zero(mnist_small, optimizer):
+    config = TrainConfig.paper("lenet5", "mnist", epochs=1, optimizer=optimizer, train_limit=0)
+    theta0 = fresh_model(config, mnist_small)
+    dense = fit(config, mnist_small).model
+    recorder = Recorder(config, mnist_small)
+    context = ScoringContext(batch=(None, None), splits=mnist_small, init_state=theta0.state_dict(), train=recorder,
+                             granularity="weight", target=Target(sparsity=0.36, scope="global"))
+    scores = Lottery().score(dense, context)
+    assert scores.stats["rounds"] == 2 and len(recorder.starts) == 2
+    for start, mask in recorder.starts:  # every round starts from theta_0 under the mask, exactly
+        for name, param in theta0.state_dict().items():
+            expected = param * mask[name] if name in mask else param
+            assert torch.equal(start[name], expected), name
+    trained = recorder.__call__(dense, recorder.starts[-1][1], 1)
+    for name, keep in recorder.starts[-1][1].items():
+        assert torch.all(dict(trained.named_parameters())[name][~keep] == 0)
+
+
+def test_lottery_sparsity_after_r_rounds(mnist_small):
+    config = TrainConfig.paper("fc3", "mnist", epochs=1)
+    dense = fit(config, mnist_small, epochs=0).model
+    train = Recorder(config, mnist_small)
+    context = ScoringContext(batch=(None, None), init_state=dense.state_dict(), train=train, granularity="weight",
+                             target=Target(sparsity=1 - 0.8 ** 3 + 1e-9, scope="global"),
+                             options={"round_epochs": 0})
+    stats = Lottery().score(dense, context).stats
+    assert stats["rounds"] == 3
+    for r, sparsity in enumerate(stats["sparsity_per_round"], start=1):
+        assert sparsity == pytest.approx(1 - 0.8 ** r, abs=1e-5)
+
+
+def test_lottery_late_rewinding_uses_theta_k(mnist_small):
+    config = TrainConfig.paper("lenet5", "mnist", epochs=1)
+    theta0 = fresh_model(config, mnist_small)
+    recorder = Recorder(config, mnist_small)
+    context = ScoringContext(batch=(None, None), init_state=theta0.state_dict(), train=recorder,
+                             target=Target(sparsity=0.2), options={"rewind_iteration": 3, "round_epochs": 0})
+    Lottery().score(fit(config, mnist_small).model, context)
+    theta_k = fit(config, mnist_small, start_state=theta0.state_dict(), epochs=1, max_steps=3).model.state_dict()
+    start, mask = recorder.starts[1]
+    assert torch.equal(start["fc1.weight"], theta_k["fc1.weight"] * mask["fc1.weight"])
+    assert not torch.equal(theta_k["fc1.weight"], theta0.state_dict()["fc1.weight"])
+
+
+# --- registry and plugins -------------------------------------------------------------------------------------
+def test_unknown_method_lists_valid_names():
+    with pytest.raises(ConfigError, match="unknown method 'grasp'; choose one of: .*lottery.*magnitude.*mip"):
+        get_method("grasp")
+
+
+def test_a_throwaway_plugin_runs_by_name():
+    @register
+    class LastUnitsFirst:
+        name = "last-units-first"
+        description = "keeps the last units"
+        granularities = ("neuron",)
+
+        def score(self, model, context):
+            return Scores({"fc1": torch.arange(3, dtype=torch.float)}, "neuron")
+
+    result = prune("last-units-first", toy_net(), ctx(target=Target(sparsity=1 / 3)))
+    assert result.mask["fc1"].tolist() == [False, True, True]
+    with pytest.raises(ConfigError, match="neuron granularity, not weight"):
+        prune("last-units-first", toy_net(), ctx(granularity="weight", target=Target(sparsity=0.5)))
