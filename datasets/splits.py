@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from datasets.errors import DatasetError
 from datasets.loader import ImageSet
 from datasets.preprocess import preprocess
 from datasets.registry import get_spec
@@ -57,7 +58,7 @@ def pick_one_per_class(model: torch.nn.Module, data: ImageSet, n: int = 10, seed
     """Pick ``n`` images, cycling through the classes, that ``model`` classifies correctly.
 
     Draw from the *validation* split (the official code drew from the training set by mistake).
-    Returns ``(inputs, labels, indices)``; raises ``ValueError`` if some class has no correct image.
+    Returns ``(inputs, labels, indices)``; raises :class:`DatasetError` if some class has no correct image.
     """
     model.eval()
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
@@ -69,7 +70,8 @@ def pick_one_per_class(model: torch.nn.Module, data: ImageSet, n: int = 10, seed
         cls = k % data.num_classes
         candidates = [i for i in torch.nonzero(correct & (y == cls)).flatten().tolist() if i not in chosen]
         if not candidates:
-            raise ValueError(f"no correctly classified image of class {cls} left in the validation split")
+            raise DatasetError(f"no correctly classified image of class {cls} left in the validation split; "
+                               "train the model longer or use a larger validation split")
         chosen.append(candidates[0])
     index = order[torch.tensor(chosen)]
     inputs, labels = data.tensors(index)

@@ -45,7 +45,8 @@ def test_self_check_detects_a_wrong_encoding(trained_fc3, mip_batch, monkeypatch
 def test_only_unstable_relus_get_binaries(trained_lenet, mip_batch):
     model = trained_lenet[1].model
     result = score_network(model, *mip_batch, MIPConfig(loss="margin"), threshold=0.2)
-    bounds = interval_bounds(model.double().eval(), mip_batch[0].double(), 1e-5)
+    x = mip_batch[0].double()
+    bounds = interval_bounds(model.double().eval(), x - 1e-5, x + 1e-5)
     model.float()
     relu_inputs = [bounds[i - 1] for i, m in enumerate(model.children()) if isinstance(m, nn.ReLU)]
     unstable = sum(int(((lo < 0) & (hi > 0)).sum()) for lo, hi in relu_inputs)

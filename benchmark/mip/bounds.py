@@ -9,13 +9,13 @@ from benchmark.mip.layers import linear_map
 
 
 @torch.no_grad()
-def interval_bounds(model: nn.Sequential, x: torch.Tensor, eps: float) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Lower and upper bounds of each module's output for the box ``[x - eps, x + eps]``.
+def interval_bounds(model: nn.Sequential, lower: torch.Tensor, upper: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Lower and upper bounds of each module's output for inputs in the box ``[lower, upper]``.
 
     Uses the centre/radius form (``W mid + b``, ``|W| rad``), which equals the W+/W- split of the official
-    code. ``model`` must be in eval mode and in the dtype of ``x`` (float64 for the MIP).
+    code. ``model`` must be in eval mode and in the dtype of the box (float64 for the MIP).
     """
-    mid, rad = x, torch.full_like(x, eps)
+    mid, rad = (lower + upper) / 2, (upper - lower) / 2
     bounds = []
     for position, (name, module) in enumerate(model.named_children()):
         if isinstance(module, nn.ReLU):

@@ -39,10 +39,16 @@ class MIPConfig:
     gap: float = 1e-4  # relative gap at which SCIP stops
     threads: int = 1  # >1 uses SCIP's concurrent solver where the build supports it
     solver_seed: int = 0  # SCIP's random seed shift
+    # decoupled sub-MIPs: input box of block k>0 from the full network's interval bounds ("network", as the
+    # official code) or the block input's own +- epsilon box ("local", far fewer unstable ReLUs)
+    block_bounds: str = "network"
+    decoupled: bool = False  # one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 route)
+    head_epochs: int = 40  # epochs to fit the auxiliary heads when decoupled
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
-                  (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser")]
+                  (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"),
+                  (self.block_bounds, ("network", "local"), "block_bounds")]
         for value, allowed, name in checks:
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")

@@ -41,28 +41,31 @@ def _next_relu(children: list[tuple[str, nn.Module]], position: int) -> int | No
     return None
 
 
-def _input_bounds(bounds, position: int, x: torch.Tensor, n: int, epsilon: float):
+def _input_bounds(bounds, position: int, box, n: int):
     """Bounds of the input of the module at ``position`` for sample ``n`` (the input box at position 0)."""
     if position == 0:
-        return x[n] - epsilon, x[n] + epsilon
+        return box[0][n], box[1][n]
     return bounds[position - 1][0][n], bounds[position - 1][1][n]
 
 
 @torch.no_grad()
 def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
-                   builder: Builder | None = None, scored: list[str] | None = None) -> EncodedNetwork:
+                   builder: Builder | None = None, scored: list[str] | None = None,
+                   input_box: tuple[torch.Tensor, torch.Tensor] | None = None) -> EncodedNetwork:
     """Build score variables and the per-sample constraints of ``model`` on ``inputs``.
 
-    ``scored`` names the layers that get scores (default: the model's prunable layers).
+    ``scored`` names the layers that get scores (default: the model's prunable layers). Bounds come from
+    interval propagation of ``input_box`` (default ``inputs +- epsilon``).
     """
     net = copy.deepcopy(model).double().eval()
     x = inputs.double()
+    box = (x - epsilon, x + epsilon) if input_box is None else (input_box[0].double(), input_box[1].double())
     builder = builder or Builder()
     layers = prunable_layers(net) if scored is None else {n: dict(net.named_children())[n] for n in scored}
     encoded = EncodedNetwork(builder, {}, dict(layers))
     for name, layer in layers.items():
         encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}", start=1.0)
-    bounds = interval_bounds(net, x, epsilon)
+    bounds = interval_bounds(net, *box)
     children = list(net.named_children())
     for n in range(len(x)):
         h = Affine.constant(x[n])
@@ -72,7 +75,7 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
                 continue
             lower, upper = bounds[position][0][n], bounds[position][1][n]
             if isinstance(module, nn.ReLU):  # a ReLU needs the bounds of its input, not of its output
-                lower, upper = _input_bounds(bounds, position, x, n, epsilon)
+                lower, upper = _input_bounds(bounds, position, box, n)
                 h, counts = relu(builder, h, lower, upper, relaxed)
                 encoded.relu_counts.add(counts)
                 continue

@@ -28,9 +28,9 @@ class MIPResult:
 
 
 def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
-                scored: list[str] | None = None) -> tuple[EncodedNetwork, np.ndarray]:
+                scored: list[str] | None = None, input_box=None) -> tuple[EncodedNetwork, np.ndarray]:
     """The full OAMIP model (constraints and objective); returns it and the (N, K) logit variable ids."""
-    encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored)
+    encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored, input_box=input_box)
     z = add_logit_variables(encoded)
     builder = encoded.builder
     objective = config.lam * loss_expression(builder, z, labels.tolist(), config) + sparsity_expression(encoded, config)
@@ -41,10 +41,12 @@ def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor
 
 def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
                   threshold: float, export_path: str | Path | None = None,
-                  scored: list[str] | None = None) -> MIPResult:
-    """Build, (optionally) export and solve the MIP; threshold the scores into a mask."""
+                  scored: list[str] | None = None, input_box=None) -> MIPResult:
+    """Build, (optionally) export and solve the MIP; threshold the scores into a mask.
+
+    ``input_box`` replaces the default input bounds ``inputs +- epsilon`` (the decoupled sub-MIPs use it)."""
     start = time.perf_counter()
-    encoded, _ = build_model(model, inputs, labels, config, scored)
+    encoded, _ = build_model(model, inputs, labels, config, scored, input_box)
     build_seconds = time.perf_counter() - start
     if export_path is not None:
         export(encoded.builder.model, export_path, config)

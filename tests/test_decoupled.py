@@ -1,0 +1,68 @@
+"""The decoupled (auxiliary-network) MIP on a reduced VGG-16 that fits in CI."""
+
+import concurrent.futures
+import multiprocessing
+
+import pytest
+import torch
+
+from benchmark.config import TrainConfig
+from benchmark.mip.config import MIPConfig
+from benchmark.mip.decoupled import blocks, make_heads, score_decoupled, train_heads
+from benchmark.mip.scorer import check_encoding
+from benchmark.models import prunable_layers
+from benchmark.training import fit
+
+
+@pytest.fixture(scope="module")
+def small_vgg(mnist_small):
+    config = TrainConfig.paper("vgg16", "mnist", epochs=30, width_divisor=8, optimizer="adam")
+    model = fit(config, mnist_small).model
+    torch.manual_seed(0)
+    heads = make_heads(model, (3, 32, 32), 10)
+    train_heads(model, heads, mnist_small.train, epochs=40, lr=3e-3)
+    return model, heads
+
+
+def test_blocks_cut_at_every_conv_with_heads_and_the_real_tail(small_vgg):
+    model, heads = small_vgg
+    cut = blocks(model, heads)
+    assert len(cut) == 13 and len(heads) == 12
+    assert [n for n, _ in cut[0].layers.named_children()][:4] == ["conv1_1", "bn1_1", "relu1_1", "aux_pool"]
+    assert cut[-1].keep == ["conv5_3", "fc1"]
+    assert list(prunable_layers(cut[0].layers)) == ["conv1_1", "aux_conv", "aux_fc"]
+    assert check_encoding(cut[2].layers, torch.rand(2, 8, 16, 16), scored=["conv2_1", "aux_conv", "aux_fc"]) < 1e-5
+
+
+def test_parallel_sub_mips_match_sequential_and_cover_every_layer(small_vgg, mnist_small):
+    model, heads = small_vgg
+    config = MIPConfig(loss="margin", time_limit=20, block_bounds="local")
+    sequential = score_decoupled(model, heads, mnist_small.val, config, 0.3, workers=0)
+    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parallel = score_decoupled(model, heads, mnist_small.val, config, 0.3, executor=pool)
+    assert list(parallel.scores) == list(prunable_layers(model))
+    for name, layer in prunable_layers(model).items():
+        assert torch.equal(parallel.scores[name], sequential.scores[name])
+        assert parallel.mask[name].shape == (layer.weight.shape[0],)
+        assert torch.equal(parallel.mask[name], parallel.scores[name] >= 0.3) or name in parallel.stats["empty_layer_guard"]
+    assert len(parallel.stats["blocks"]) == 13
+
+
+def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small, monkeypatch):
+    """block_bounds='network' gives block k>0 the full network's interval box; 'local' its input +- eps."""
+    from benchmark.mip import decoupled
+    from benchmark.mip.scorer import MIPResult
+
+    widths = {}
+
+    def capture(layers, inputs, labels, box, config, keep):
+        widths.setdefault(config.block_bounds, []).append(float((box[1] - box[0]).max()))
+        return MIPResult({k: torch.ones(1) for k in keep}, {}, {"solve_seconds": 0, "build_seconds": 0,
+                                                                 "status": "skipped"})
+
+    monkeypatch.setattr(decoupled, "_solve_block", capture)
+    model, heads = small_vgg
+    for bounds in ("local", "network"):
+        score_decoupled(model, heads, mnist_small.val, MIPConfig(block_bounds=bounds), 0.3, workers=0)
+    assert all(w == pytest.approx(2e-5) for w in widths["local"])
+    assert widths["network"][0] == pytest.approx(2e-5) and all(w > 1e-4 for w in widths["network"][6:])
