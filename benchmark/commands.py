@@ -92,7 +92,8 @@ def prune(args: argparse.Namespace) -> None:
         print(f"matched to {args.match}: " + ", ".join(f"{k} {v}" for k, v in units_kept(reference.mask).items()))
     ctx = experiment.context(exp, target, args.granularity, config.seed, options)
     result = run_method(args.method, exp.trained.model, ctx)
-    print_report(args.method, exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs))
+    summary = experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs)
+    print_report(args.method, exp, result, summary)
 
 
 def train(args: argparse.Namespace) -> None:
@@ -105,13 +106,28 @@ def train(args: argparse.Namespace) -> None:
 
 
 def demo(args: argparse.Namespace) -> None:
-    """``ticketbench demo``: LeNet-5 on MNIST, trained briefly, reported and cached."""
+    """``ticketbench demo``: LeNet-5 on MNIST trained briefly and cached, scored with the MIP, and compared with
+    magnitude and random pruning at the MIP's per-layer counts."""
     config = TrainConfig.paper("lenet5", "mnist", epochs=args.epochs)
-    splits = load_for(config, args.data_dir)
-    trained = get_trained(config, splits, progress=True)
-    source = "loaded from cache" if trained.from_cache else f"trained for {config.epochs} epoch(s)"
-    print(f"LeNet-5 on MNIST ({len(splits.train)} train / {len(splits.val)} val / {len(splits.test)} test): {source}")
-    print(f"dense test accuracy: {trained.metrics['test_accuracy']:.4f}   cache: {trained.path}")
+    exp = experiment.prepare(config, args.data_dir, progress=True)
+    source = "loaded from cache" if exp.trained.from_cache else f"trained for {config.epochs} epoch(s)"
+    print(f"LeNet-5 on MNIST ({len(exp.splits.train)} train / {len(exp.splits.val)} val / "
+          f"{len(exp.splits.test)} test): {source}")
+    print(f"dense test accuracy: {exp.trained.metrics['test_accuracy']:.4f}   cache: {exp.trained.path}")
+    mip_config = MIPConfig(loss="margin", time_limit=300)
+    mip = run_method("mip", exp.trained.model, experiment.context(exp, options={"mip_config": mip_config}))
+    summary = experiment.evaluate_pruned(exp, mip)
+    print(f"\nMIP (SCIP, N=10, margin loss): {mip.stats['status']} in {mip.stats['build_seconds']:.1f} s build + "
+          f"{mip.stats['solve_seconds']:.1f} s solve, {mip.stats['binaries']} binaries of "
+          f"{mip.stats['binaries_before_stable_removal']} ReLUs")
+    print("units kept: " + ", ".join(f"{k} {v}" for k, v in units_kept(mip.mask).items()))
+    print(f"\n{'method':10s} {'neurons removed':>16s} {'test accuracy (no fine-tuning)':>32s}")
+    target = Target(counts=neuron_counts(mip.mask))
+    for name, result in [("mip", mip)] + [(m, run_method(m, exp.trained.model, experiment.context(exp, target)))
+                                          for m in ("magnitude", "random")]:
+        row = experiment.evaluate_pruned(exp, result)
+        print(f"{name:10s} {100 * row['neurons_removed']:15.1f}% {row['pruned_accuracy']:32.4f}")
+    print(f"{'dense':10s} {0.0:15.1f}% {summary['dense_accuracy']:32.4f}")
 
 
 def list_things(args: argparse.Namespace) -> None:

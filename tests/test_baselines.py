@@ -202,3 +202,18 @@ def test_a_throwaway_plugin_runs_by_name():
     assert result.mask["fc1"].tolist() == [False, True, True]
     with pytest.raises(ConfigError, match="neuron granularity, not weight"):
         prune("last-units-first", toy_net(), ctx(granularity="weight", target=Target(sparsity=0.5)))
+
+
+def test_the_docs_worked_example_runs_through_the_harness(mnist_small, trained_lenet):
+    """docs/adding-a-baseline.md's example, executed as written and run by name."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "docs" / "adding-a-baseline.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    exec(compile(code, "adding-a-baseline.md", "exec"), namespace)
+    register(namespace["ActivationEnergy"])
+    context = ScoringContext(batch=(None, None), splits=mnist_small, target=Target(sparsity=0.5))
+    result = prune("energy", trained_lenet[1].model, context)
+    assert {k: int(m.sum()) for k, m in result.mask.items()} == {"conv1": 3, "conv2": 8, "fc1": 60, "fc2": 42}
+    assert result.scores.stats["energy_batch"] == 256

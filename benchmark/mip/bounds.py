@@ -9,7 +9,8 @@ from benchmark.mip.layers import linear_map
 
 
 @torch.no_grad()
-def interval_bounds(model: nn.Sequential, lower: torch.Tensor, upper: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def interval_bounds(model: nn.Sequential, lower: torch.Tensor,
+                    upper: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Lower and upper bounds of each module's output for inputs in the box ``[lower, upper]``.
 
     Uses the centre/radius form (``W mid + b``, ``|W| rad``), which equals the W+/W- split of the official
