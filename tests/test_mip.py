@@ -168,3 +168,20 @@ def test_config_validation_and_thresholds():
     assert MIPConfig.preset("reference-code").aggregation == "sum_largest"
     assert (default_threshold("fc3", "mnist"), default_threshold("lenet5", "mnist"),
             default_threshold("lenet5", "cifar10")) == (0.1, 0.2, 0.3)
+
+
+def test_self_check_covers_stride_padding_groups_adaptive_pool_affine_bn_and_dropout(mip_batch):
+    torch.manual_seed(0)
+    net = nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(3, 4, 3, stride=2, padding=1)), ("bn1", nn.BatchNorm2d(4)), ("relu1", nn.ReLU()),
+        ("conv2", nn.Conv2d(4, 4, 3, padding=2, groups=2)), ("relu2", nn.ReLU()), ("drop", nn.Dropout(0.5)),
+        ("pool", nn.AdaptiveAvgPool2d(3)), ("flat", nn.Flatten()), ("fc", nn.Linear(36, 12)),
+        ("bn2", nn.BatchNorm1d(12)), ("relu3", nn.ReLU()), ("out", nn.Linear(12, 10))]))
+    with torch.no_grad():
+        net.train()(mip_batch[0])  # running statistics
+        for bn in (net.bn1, net.bn2):
+            bn.weight.uniform_(0.5, 1.5)
+            bn.bias.uniform_(-0.2, 0.2)
+    assert check_encoding(net.eval(), mip_batch[0][:4]) < 1e-5
+    result = score_network(net, *mip_batch, MIPConfig(loss="margin"), threshold=0.1)
+    assert set(result.scores) == {"conv1", "conv2", "fc"}
