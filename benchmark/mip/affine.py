@@ -110,10 +110,10 @@ class Builder:
         for r in np.flatnonzero(live & (nnz > 1)).tolist():
             cols = np.flatnonzero(coef[r])
             expr = scip.quicksum(c * self.vars[j] for c, j in zip(coef[r, cols].tolist(), basis[cols].tolist()))
-            self._add(expr, lo[r], hi[r])
+            self.add_row(expr, lo[r], hi[r])
         bad = live & (nnz == 0) & ((lo > TOL) | (hi < -TOL))
         if bad.any():  # a constant that violates its own bound: keep it visible to the solver
-            self._add(scip.Expr(), lo[bad][0], hi[bad][0])
+            self.add_row(scip.Expr(), lo[bad][0], hi[bad][0])
 
     def try_start_solution(self) -> bool:
         """Offer the dense network's solution to SCIP; True if SCIP accepted it as feasible."""
@@ -127,7 +127,8 @@ class Builder:
             self.model.addSol(solution, free=True)
         return feasible
 
-    def _add(self, expr, lo: float, hi: float) -> None:
+    def add_row(self, expr, lo: float, hi: float) -> None:
+        """Add ``lo <= expr <= hi`` (an infinite side is left out) as it is, with no implied-row check."""
         self.n_rows += 1
         if np.isfinite(lo) and np.isfinite(hi):
             self.model.addCons(lo <= (expr <= hi))

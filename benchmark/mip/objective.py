@@ -29,7 +29,7 @@ def add_logit_variables(encoded: EncodedNetwork) -> np.ndarray:
             cols = np.flatnonzero(coef_full[r])
             basis = np.concatenate([logits.basis, z])[cols]
             expr = scip.quicksum(c * builder.vars[j] for c, j in zip(coef_full[r, cols].tolist(), basis.tolist()))
-            builder._add(expr, -const[r], -const[r])
+            builder.add_row(expr, -const[r], -const[r])
         ids.append(z)
     return np.stack(ids)
 
