@@ -92,12 +92,6 @@ def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, 
     builder.add_rows(-g_const, block(-1, 1, zeros), basis, 0.0, np.inf)  # h >= g
     builder.add_rows(zeros, block(0, 1, -u_idx), basis, -np.inf, 0.0)  # h <= v*U
     builder.add_rows(-g_const, block(-1, 1, -l_idx), basis, -np.inf, -l_idx)  # h <= g - (1-v)L
-    new_coef = h.coef.new_zeros((n, h.const.numel()))
+    new_coef = h.coef.new_zeros((n, h.const.numel()))  # unstable elements are zero in h (only active kept)
     new_coef[torch.arange(n), idx] = 1.0
-    h_flat_const = h.const.reshape(-1).clone()
-    h_flat_const[idx] = 0.0
-    h_coef = h.coef.reshape(len(h.basis), h.const.numel()).clone()
-    h_coef[:, idx] = 0.0
-    shape = h.const.shape
-    h = Affine(h_flat_const.view(shape), h_coef.view(len(h.basis), *shape), h.basis)
-    return h.extend(h_ids, new_coef.view(n, *shape)), counts
+    return h.extend(h_ids, new_coef.view(n, *h.const.shape)), counts

@@ -50,7 +50,7 @@ def _input_bounds(bounds, position: int, box, n: int):
 
 @torch.no_grad()
 def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
-                   builder: Builder | None = None, scored: list[str] | None = None,
+                   scored: list[str] | None = None,
                    input_box: tuple[torch.Tensor, torch.Tensor] | None = None) -> EncodedNetwork:
     """Build score variables and the per-sample constraints of ``model`` on ``inputs``.
 
@@ -60,7 +60,7 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
     net = copy.deepcopy(model).double().eval()
     x = inputs.double()
     box = (x - epsilon, x + epsilon) if input_box is None else (input_box[0].double(), input_box[1].double())
-    builder = builder or Builder()
+    builder = Builder()
     layers = prunable_layers(net) if scored is None else {n: dict(net.named_children())[n] for n in scored}
     encoded = EncodedNetwork(builder, {}, dict(layers))
     for name, layer in layers.items():

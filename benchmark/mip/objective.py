@@ -66,17 +66,12 @@ def layer_normaliser(layer: nn.Module, config: MIPConfig) -> int:
 def sparsity_expression(encoded: EncodedNetwork, config: MIPConfig):
     """``sum_l (1/n_l) sum_i (s_i - 2)``, or its sum of the S-1 largest layer terms."""
     builder = encoded.builder
-    terms = [
-        scip.quicksum(builder.vars[j] for j in ids.tolist()) / layer_normaliser(encoded.units[name], config)
-        - 2.0 * len(ids) / layer_normaliser(encoded.units[name], config)
-        for name, ids in encoded.scores.items()
-    ]
+    norms = {name: layer_normaliser(encoded.units[name], config) for name in encoded.scores}
+    terms = [scip.quicksum(builder.vars[j] for j in ids.tolist()) / norms[name] - 2.0 * len(ids) / norms[name]
+             for name, ids in encoded.scores.items()]
     if config.aggregation == "sum" or len(terms) == 1:
         return scip.quicksum(terms)
-    term_start = np.array([
-        (builder.start[ids] - 2.0).sum() / layer_normaliser(encoded.units[name], config)
-        for name, ids in encoded.scores.items()
-    ])
+    term_start = np.array([(builder.start[ids] - 2.0).sum() / norms[name] for name, ids in encoded.scores.items()])
     r_start = term_start.min()
     r = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="r", start=r_start)[0]]
     u = [builder.vars[j] for j in builder.add_vars(len(terms), 0.0, np.inf, prefix="u", start=term_start - r_start)]

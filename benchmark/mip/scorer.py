@@ -59,7 +59,6 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
     counts = encoded.relu_counts
     stats.update({
         "build_seconds": build_seconds,
-        "relu_elements": counts.inactive + counts.active + counts.unstable,
         "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable,
         "binaries_after_stable_removal": 0 if config.relaxed else counts.unstable,
         "stable_inactive": counts.inactive,
