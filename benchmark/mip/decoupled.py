@@ -25,8 +25,9 @@ from torch import nn
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import MIPResult, score_network
+from benchmark.models import prunable_layers
 from benchmark.selection import threshold_mask
-from datasets import ImageSet, pick_one_per_class
+from datasets import ImageSet, InMemoryLoader, pick_one_per_class
 
 
 @dataclass
@@ -55,6 +56,9 @@ def aux_head(channels: int, spatial: int, num_classes: int) -> nn.Sequential:
     ]))
 
 
+POOLS = (nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MaxPool2d)
+
+
 def block_spans(model: nn.Sequential) -> list[tuple[int, int]]:
     """(start, end) of each conv block: from a Conv2d up to the next pooling layer or Conv2d."""
     children = list(model.children())
@@ -66,9 +70,6 @@ def block_spans(model: nn.Sequential) -> list[tuple[int, int]]:
             end += 1
         spans.append((start, end))
     return spans
-
-
-POOLS = (nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MaxPool2d)
 
 
 def block_features(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
@@ -98,8 +99,7 @@ def blocks(model: nn.Sequential, heads: nn.ModuleList) -> list[Block]:
         result.append(Block(start, end, layers, [named[start][0]]))
     start = spans[-1][0]
     tail = nn.Sequential(OrderedDict(named[start:]))
-    keep = [n for n, m in tail.named_children() if isinstance(m, (nn.Conv2d, nn.Linear))][:-1]
-    result.append(Block(start, len(named), tail, keep))
+    result.append(Block(start, len(named), tail, list(prunable_layers(tail))))
     return result
 
 
@@ -109,8 +109,6 @@ def train_heads(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, epoc
 
     (The paper trained the network itself greedily with DGL; here the heads are fitted to a given network.)
     """
-    from datasets import InMemoryLoader
-
     model.eval()
     torch.manual_seed(seed)
     optimizer = torch.optim.Adam(heads.parameters(), lr=lr)
