@@ -15,17 +15,11 @@ from benchmark.methods import Target, available_methods, neuron_counts
 from benchmark.methods import prune as run_method
 from benchmark.mip.config import MIPConfig
 from benchmark.models import MODELS, count_parameters
-from datasets import DATASETS, load_splits
+from datasets import DATASETS
 
 SOLVER_STATS = ("status", "primal_bound", "dual_bound", "gap", "nodes", "lp_iterations", "variables", "binaries",
                 "binaries_before_stable_removal", "binaries_after_stable_removal", "constraints", "build_seconds",
                 "solve_seconds", "scip_version", "pyscipopt_version", "empty_layer_guard")
-
-
-def load_for(config: TrainConfig, data_dir=None):
-    """The data splits a training config asks for."""
-    return load_splits(config.dataset, config.preprocessing, data_dir, config.val_fraction, config.seed,
-                       train_limit=config.train_limit or None)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -99,7 +93,7 @@ def prune(args: argparse.Namespace) -> None:
 def train(args: argparse.Namespace) -> None:
     """``ticketbench train``: train or load the dense model, print its test accuracy and cache path."""
     config = train_config(args)
-    trained = get_trained(config, load_for(config, args.data_dir), progress=True)
+    trained = get_trained(config, experiment.load_data(config, args.data_dir), progress=True)
     source = "loaded from cache" if trained.from_cache else "trained"
     print(f"{config.model} on {config.dataset}: {source}, test accuracy {trained.metrics['test_accuracy']:.4f}")
     print(f"cache: {trained.path}")
@@ -116,7 +110,6 @@ def demo(args: argparse.Namespace) -> None:
     print(f"dense test accuracy: {exp.trained.metrics['test_accuracy']:.4f}   cache: {exp.trained.path}")
     mip_config = MIPConfig(loss="margin", time_limit=300)
     mip = run_method("mip", exp.trained.model, experiment.context(exp, options={"mip_config": mip_config}))
-    summary = experiment.evaluate_pruned(exp, mip)
     print(f"\nMIP (SCIP, N=10, margin loss): {mip.stats['status']} in {mip.stats['build_seconds']:.1f} s build + "
           f"{mip.stats['solve_seconds']:.1f} s solve, {mip.stats['binaries']} binaries of "
           f"{mip.stats['binaries_before_stable_removal']} ReLUs")
@@ -127,7 +120,7 @@ def demo(args: argparse.Namespace) -> None:
                                           for m in ("magnitude", "random")]:
         row = experiment.evaluate_pruned(exp, result)
         print(f"{name:10s} {100 * row['neurons_removed']:15.1f}% {row['pruned_accuracy']:32.4f}")
-    print(f"{'dense':10s} {0.0:15.1f}% {summary['dense_accuracy']:32.4f}")
+    print(f"{'dense':10s} {0.0:15.1f}% {exp.trained.metrics['test_accuracy']:32.4f}")
 
 
 def list_things(args: argparse.Namespace) -> None:

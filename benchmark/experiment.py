@@ -10,7 +10,7 @@ from torch import nn
 
 from benchmark.cache import TrainedModel, get_trained
 from benchmark.config import TrainConfig
-from benchmark.masks import WeightMask, apply_weight_mask, parameter_sparsity
+from benchmark.masks import WeightMask, apply_weight_mask, neuron_sparsity, parameter_sparsity
 from benchmark.methods import PruneResult, ScoringContext, Target
 from benchmark.training import evaluate, fit
 from datasets import DataSplits, load_splits, pick_one_per_class
@@ -26,11 +26,16 @@ class Experiment:
     batch: tuple[torch.Tensor, torch.Tensor]
 
 
+def load_data(config: TrainConfig, data_dir=None) -> DataSplits:
+    """The data splits a training config asks for."""
+    return load_splits(config.dataset, config.preprocessing, data_dir, config.val_fraction, config.seed,
+                       train_limit=config.train_limit or None)
+
+
 def prepare(config: TrainConfig, data_dir=None, batch_size: int = 10, batch_seed: int = 0,
             progress: bool = False) -> Experiment:
     """Load the data, train or load the dense model, and pick the MIP batch from the validation split."""
-    splits = load_splits(config.dataset, config.preprocessing, data_dir, config.val_fraction, config.seed,
-                         train_limit=config.train_limit or None)
+    splits = load_data(config, data_dir)
     trained = get_trained(config, splits, progress=progress)
     x, y, _ = pick_one_per_class(trained.model, splits.val, n=batch_size, seed=batch_seed)
     return Experiment(config, splits, trained, (x, y))
@@ -61,8 +66,7 @@ def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int =
         "params_removed": parameter_sparsity(dense, result.weight_mask),
     }
     if result.scores.granularity == "neuron":
-        total = sum(m.numel() for m in result.mask.values())
-        summary["neurons_removed"] = 1.0 - sum(int(m.sum()) for m in result.mask.values()) / total
+        summary["neurons_removed"] = neuron_sparsity(result.mask)
     if finetune_epochs:
         tuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
                     epochs=finetune_epochs)
