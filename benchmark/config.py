@@ -1,7 +1,9 @@
-"""Typed, frozen configs with stable content hashes (OpenLTH style).
+"""Typed, frozen configs with stable content hashes (OpenLTH's ``desc`` style).
 
-A config's hash covers every field that changes the result and nothing else; a new field must default to a
-value that keeps old hashes valid (``tests/test_config.py`` pins a few hashes).
+A config's hash covers its class name, :data:`SCHEMA_VERSION` and only the fields whose values differ from
+their defaults, so adding a field with a default keeps every existing hash (and cached result) valid
+(``tests/test_config_and_cache.py`` pins a few hashes). Bump :data:`SCHEMA_VERSION` only to orphan every
+cached result on purpose.
 """
 
 from __future__ import annotations
@@ -12,20 +14,44 @@ import json
 from dataclasses import dataclass
 
 from benchmark.errors import ConfigError
+from benchmark.models import MODELS
+from benchmark.paper import optimiser_defaults
+from datasets import PREPROCESSINGS, get_spec
 
-PAPER_OPTIMISERS = {
-    # RMSprop lr 1e-3 for the grayscale digit sets, SGD + Nesterov for CIFAR-10 (paper-notes 3.3).
-    "mnist": dict(optimizer="rmsprop", lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False),
-    "fashion-mnist": dict(optimizer="rmsprop", lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False),
-    "kmnist": dict(optimizer="rmsprop", lr=1e-3, momentum=0.0, weight_decay=0.0, nesterov=False),
-    "cifar10": dict(optimizer="sgd", lr=1e-2, momentum=0.9, weight_decay=5e-4, nesterov=True),
-}
+SCHEMA_VERSION = 1
 OPTIMISERS = ("rmsprop", "sgd", "adam")
 
 
+def setting(default, help: str):
+    """A dataclass field with ``default`` and the help text the CLI shows for its flag (``metadata["help"]``)."""
+    return dataclasses.field(default=default, metadata={"help": help})
+
+
+def _is_default(f: dataclasses.Field, value) -> bool:
+    if f.default is not dataclasses.MISSING:
+        return value == f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return value == f.default_factory()
+    return False
+
+
+def canonical(value):
+    """JSON-ready form of ``value``: a dataclass becomes its class name and its non-default fields, recursively;
+    tuples become lists; dicts and scalars stay (``json.dumps(..., sort_keys=True)`` orders the keys)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
+                  if not _is_default(f, getattr(value, f.name))}
+        return {"kind": type(value).__name__, "fields": fields}
+    if isinstance(value, dict):
+        return {key: canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
 def config_hash(config) -> str:
-    """Stable 16-hex-digit hash of a dataclass config, including its class name."""
-    payload = json.dumps({"kind": type(config).__name__, **dataclasses.asdict(config)}, sort_keys=True)
+    """Stable 16-hex-digit hash of a dataclass config: class name, schema version and non-default fields."""
+    payload = json.dumps({"schema": SCHEMA_VERSION, "config": canonical(config)}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -33,20 +59,20 @@ def config_hash(config) -> str:
 class TrainConfig:
     """Everything that determines a dense training run. Build it with :meth:`paper` for paper defaults."""
 
-    model: str = "lenet5"
-    dataset: str = "mnist"
-    preprocessing: str = "paper"
-    epochs: int = 2
-    batch_size: int = 128
-    optimizer: str = "rmsprop"
-    lr: float = 1e-3
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    nesterov: bool = False
-    val_fraction: float = 0.2
-    seed: int = 0
-    train_limit: int = 0  # 0 means the whole training set; otherwise a small real slice
-    width_divisor: int = 1  # VGG only: shrink channel counts (reduced VGG for tests)
+    model: str = setting("lenet5", f"architecture: {', '.join(MODELS)}")
+    dataset: str = setting("mnist", "dataset name (see: ticketbench list datasets)")
+    preprocessing: str = setting("paper", f"input preprocessing: {', '.join(PREPROCESSINGS)}")
+    epochs: int = setting(2, "training epochs (the best epoch by validation loss is kept)")
+    batch_size: int = setting(128, "images per mini-batch")
+    optimizer: str = setting("rmsprop", f"optimiser: {', '.join(OPTIMISERS)}")
+    lr: float = setting(1e-3, "learning rate")
+    momentum: float = setting(0.0, "momentum (SGD and RMSprop)")
+    weight_decay: float = setting(0.0, "L2 weight decay")
+    nesterov: bool = setting(False, "Nesterov momentum (SGD only)")
+    val_fraction: float = setting(0.2, "fraction of the official training set held out for validation, in (0, 1)")
+    seed: int = setting(0, "seed of the initialisation, the train/validation split and the batch order")
+    train_limit: int = setting(0, "use only this many training images (train + validation); 0 means all")
+    width_divisor: int = setting(1, "VGG-16 only: divide every channel count by this (reduced VGG for tests)")
 
     def __post_init__(self):
         if self.optimizer not in OPTIMISERS:
@@ -58,8 +84,11 @@ class TrainConfig:
 
     @classmethod
     def paper(cls, model: str, dataset: str, **overrides) -> TrainConfig:
-        """The paper's optimiser for ``dataset`` (RMSprop or SGD-Nesterov), then ``overrides``."""
-        return cls(model=model, dataset=dataset, **{**PAPER_OPTIMISERS.get(dataset, {}), **overrides})
+        """The paper's optimiser for ``dataset`` (:func:`benchmark.paper.optimiser_defaults`), then ``overrides``.
+
+        An unknown dataset, or one without paper defaults, is a one-line error."""
+        get_spec(dataset)
+        return cls(model=model, dataset=dataset, **{**optimiser_defaults(dataset), **overrides})
 
     @property
     def hash(self) -> str:
