@@ -1,10 +1,13 @@
 """Neuron masks and weight masks: conversion, application, enforcement during training, and counting.
 
 * A **neuron mask** maps a prunable layer name to a bool tensor with one entry per unit (Linear neuron or
-  Conv2d filter); ``True`` keeps the unit. Pruning a unit zeroes its incoming weights and its bias.
-* A **weight mask** maps a parameter name (``"fc1.weight"``) to a bool tensor of the parameter's shape.
+  Conv2d filter); ``True`` keeps the unit.
+* A **weight mask** maps a state entry (``"fc1.weight"``, ``"bn1.running_mean"``) to a bool tensor of its shape.
 
-Training always works on weight masks; neuron masks are turned into them with :func:`neuron_to_weight_mask`.
+Pruning a unit removes everything that only exists for it: its incoming weights and bias, its entries in a
+BatchNorm that follows it (the running mean too, so the unit outputs exactly 0 after the BatchNorm instead of
+the constant ``ReLU(-mu/sigma)``), and its outgoing weights in the next Linear or Conv2d layer, which only
+ever see a zero input. Training always works on weight masks; :func:`neuron_to_weight_mask` builds them.
 """
 
 from __future__ import annotations
@@ -12,10 +15,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchmark.errors import ConfigError
 from benchmark.models import prunable_layers
 
 NeuronMask = dict[str, torch.Tensor]
 WeightMask = dict[str, torch.Tensor]
+
+WEIGHTED = (nn.Linear, nn.Conv2d)
+NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+UNIT_PRESERVING = (nn.ReLU, nn.AvgPool2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Dropout, nn.Identity)
 
 
 def full_neuron_mask(model: nn.Module) -> NeuronMask:
@@ -23,8 +31,40 @@ def full_neuron_mask(model: nn.Module) -> NeuronMask:
     return {name: torch.ones(layer.weight.shape[0], dtype=torch.bool) for name, layer in prunable_layers(model).items()}
 
 
+def _state_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {**dict(model.named_parameters()), **dict(model.named_buffers())}
+
+
+def _consumers(model: nn.Module, mask: NeuronMask) -> WeightMask:
+    """Weight-mask entries downstream of the pruned units: BatchNorm entries and the next layer's input columns.
+
+    Walks the flat sequential model, carrying which units of the current activation are alive."""
+    out: WeightMask = {}
+    alive, flattened = None, False
+    for position, (name, module) in enumerate(model.named_children()):
+        if isinstance(module, WEIGHTED):
+            if alive is not None:
+                columns = alive.repeat_interleave(module.weight.shape[1] // alive.numel()) if flattened else alive
+                shape = (1, -1) + (1,) * (module.weight.dim() - 2)
+                out[f"{name}.weight"] = columns.view(shape).expand_as(module.weight).clone()
+            alive, flattened = mask.get(name), False
+        elif isinstance(module, NORMS):
+            if alive is not None:
+                out[f"{name}.running_mean"] = alive.clone()
+                for param in ("weight", "bias"):
+                    if getattr(module, param) is not None:
+                        out[f"{name}.{param}"] = alive.clone()
+        elif isinstance(module, nn.Flatten):
+            flattened = True
+        elif not isinstance(module, UNIT_PRESERVING):
+            raise ConfigError(f"cannot follow pruned units through {type(module).__name__} at position {position} "
+                              f"({name!r}); masks support Linear, Conv2d, BatchNorm, Flatten, ReLU, pooling, Dropout")
+    return out
+
+
 def neuron_to_weight_mask(model: nn.Module, mask: NeuronMask) -> WeightMask:
-    """Weight mask that zeroes each pruned unit's incoming weights (row or filter) and its bias."""
+    """Weight mask removing each pruned unit: incoming weights (row or filter) and bias, its BatchNorm entries,
+    and its outgoing weights in the next layer."""
     layers = prunable_layers(model)
     out: WeightMask = {}
     for name, keep in mask.items():
@@ -33,22 +73,24 @@ def neuron_to_weight_mask(model: nn.Module, mask: NeuronMask) -> WeightMask:
         out[f"{name}.weight"] = keep.view(shape).expand_as(layer.weight).clone()
         if layer.bias is not None:
             out[f"{name}.bias"] = keep.clone()
+    for key, keep in _consumers(model, mask).items():
+        out[key] = out[key] & keep if key in out else keep
     return out
 
 
 @torch.no_grad()
 def apply_weight_mask(model: nn.Module, mask: WeightMask) -> None:
-    """Zero every masked-out entry of the model's parameters, in place."""
-    params = dict(model.named_parameters())
+    """Zero every masked-out entry of the model's parameters and buffers, in place."""
+    state = _state_tensors(model)
     for name, keep in mask.items():
-        params[name].mul_(keep.to(params[name].dtype))
+        state[name].mul_(keep.to(state[name].dtype))
 
 
 def mask_gradients(model: nn.Module, mask: WeightMask) -> None:
     """Zero the gradients of masked-out entries so no optimiser state builds up for them."""
     params = dict(model.named_parameters())
     for name, keep in mask.items():
-        grad = params[name].grad
+        grad = params[name].grad if name in params else None
         if grad is not None:
             grad.mul_(keep.to(grad.dtype))
 
@@ -59,14 +101,15 @@ def neuron_sparsity(mask: NeuronMask) -> float:
     return 1.0 - sum(int(m.sum()) for m in mask.values()) / total if total else 0.0
 
 
-def weight_mask_removed(mask: WeightMask) -> int:
-    """Number of parameters a weight mask removes."""
-    return sum(int((~m).sum()) for m in mask.values())
+def parameters_removed(model: nn.Module, mask: WeightMask) -> int:
+    """Number of trainable parameters a weight mask removes (buffers such as running means do not count)."""
+    params = dict(model.named_parameters())
+    return sum(int((~keep).sum()) for name, keep in mask.items() if name in params)
 
 
 def parameter_sparsity(model: nn.Module, mask: WeightMask) -> float:
-    """Fraction of all model parameters that the mask removes (incoming weights and biases)."""
-    return weight_mask_removed(mask) / sum(p.numel() for p in model.parameters())
+    """Fraction of all trainable parameters that the mask removes, dead outgoing weights included."""
+    return parameters_removed(model, mask) / sum(p.numel() for p in model.parameters())
 
 
 def units_kept(mask: NeuronMask) -> dict[str, str]:

@@ -72,6 +72,6 @@ def test_fine_tune_and_retrain_from_theta0(trained_lenet, mnist_small):
     assert all(torch.equal(rewound.init_state[k], v) for k, v in dense.init_state.items())
     assert tuned.test_accuracy > 0.5 and rewound.test_accuracy > 0.3  # chance is 0.1
     assert neuron_sparsity(mask) == pytest.approx(0.5, abs=0.02)
-    assert 0.0 < parameter_sparsity(dense.model, weight_mask) < 0.5
+    assert 0.5 < parameter_sparsity(dense.model, weight_mask) < 0.8  # half the rows and half the columns die
     loss, acc = evaluate(tuned.model, mnist_small.test)
     assert acc == pytest.approx(tuned.test_accuracy)

@@ -1,0 +1,55 @@
+"""Hand-checked masks: a pruned unit loses its incoming weights, its BatchNorm entries and its outgoing weights."""
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from benchmark.masks import apply_weight_mask, neuron_to_weight_mask, parameter_sparsity, parameters_removed
+from benchmark.models import build_model
+
+
+def test_fc_unit_removes_its_row_bias_and_outgoing_column():
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("relu1", nn.ReLU()), ("out", nn.Linear(3, 2))]))
+    mask = neuron_to_weight_mask(net, {"fc1": torch.tensor([True, False, True])})
+    assert mask["fc1.weight"].tolist() == [[True, True], [False, False], [True, True]]
+    assert mask["fc1.bias"].tolist() == [True, False, True]
+    assert mask["out.weight"].tolist() == [[True, False, True], [True, False, True]]
+    # 2 incoming + 1 bias + 2 outgoing of 17 parameters
+    assert parameters_removed(net, mask) == 5 and parameter_sparsity(net, mask) == 5 / 17
+
+
+def test_conv_filter_removes_its_flattened_columns_in_lenet():
+    net = build_model("lenet5", seed=0)
+    keep = torch.ones(16, dtype=torch.bool)
+    keep[3] = False
+    mask = neuron_to_weight_mask(net, {"conv2": keep})
+    dead_columns = ~mask["fc1.weight"][0]
+    assert torch.nonzero(dead_columns).flatten().tolist() == list(range(3 * 25, 4 * 25))  # 16 x 5 x 5 flattened
+    assert parameters_removed(net, mask) == 6 * 25 + 1 + 120 * 25
+
+
+def test_conv_filter_feeding_a_conv_removes_that_input_channel():
+    net = build_model("lenet5", seed=0)
+    keep = torch.tensor([True, True, False, True, True, True])
+    mask = neuron_to_weight_mask(net, {"conv1": keep})
+    assert (~mask["conv2.weight"]).nonzero()[:, 1].unique().tolist() == [2]
+    assert parameters_removed(net, mask) == 3 * 25 + 1 + 16 * 25
+
+
+def test_pruned_vgg_filters_are_dead_after_their_batchnorm():
+    """Affine-free BatchNorm turns a zeroed filter into ReLU(-mu/sigma); the mask zeroes the running mean too."""
+    net = build_model("vgg16", seed=0, width_divisor=16)
+    net.train()
+    with torch.no_grad():
+        for _ in range(3):  # real running statistics, far from 0
+            net(torch.rand(16, 3, 32, 32) + 0.5)
+    net.eval()
+    keep = torch.ones(4, dtype=torch.bool)
+    keep[[0, 2]] = False
+    mask = neuron_to_weight_mask(net, {"conv1_1": keep})
+    apply_weight_mask(net, mask)
+    with torch.no_grad():
+        out = net[:3](torch.rand(4, 3, 32, 32))  # conv1_1, bn1_1, relu1_1
+    assert torch.all(out[:, [0, 2]] == 0) and torch.any(out[:, [1, 3]] != 0)
+    assert "bn1_1.running_mean" in mask and parameters_removed(net, mask) == 2 * (27 + 1) + 2 * 4 * 9
