@@ -1,15 +1,16 @@
 """The OAMIP "critical" ablation: prune the *highest*-scored units of another method, at the same counts.
 
-``ctx.options["reference"]`` holds the other method's :class:`~benchmark.methods.Scores` (with its mask) or
-``ctx.options["reference_method"]`` names it (default ``mip``). The kept counts per layer equal the reference
-mask's, and the units kept are the reference's lowest-scored ones: exactly the complement-ordered choice.
+``ctx.reference`` is the other method's :class:`~benchmark.methods.PruneResult` (the MIP's, by default on the
+command line). The kept counts per layer equal the reference mask's, and the units kept are the reference's
+lowest-scored ones: exactly the complement-ordered choice. The reference must be at this run's granularity.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from benchmark.methods import Scores, ScoringContext, get_method, make_mask, neuron_counts
+from benchmark.errors import ConfigError
+from benchmark.methods import Scores, ScoringContext, neuron_counts
 from benchmark.selection import top_k_mask
 
 
@@ -22,11 +23,13 @@ class Critical:
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Negated reference scores, with the mask at the reference's per-layer counts."""
-        reference: Scores | None = ctx.options.get("reference")
+        reference = ctx.reference
         if reference is None:
-            reference = get_method(ctx.options.get("reference_method", "mip")).score(model, ctx)
-        reference_mask, _ = make_mask(reference, ctx.target)
-        counts = neuron_counts(reference_mask)
-        values = {name: -s for name, s in reference.values.items()}
+            raise ConfigError("critical needs a reference method's result: match one (e.g. --match mip)")
+        if reference.granularity != ctx.granularity:
+            raise ConfigError(f"critical at {ctx.granularity} level needs a {ctx.granularity}-level reference, "
+                              f"not a {reference.granularity}-level one")
+        counts = neuron_counts(reference.mask)
+        values = {name: -s for name, s in reference.scores.values.items()}
         mask, guarded = top_k_mask(values, counts=counts)
         return Scores(values, ctx.granularity, {"reference_counts": counts, "empty_layer_guard": guarded}, mask=mask)

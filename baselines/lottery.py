@@ -1,66 +1,92 @@
 """Lottery tickets by iterative magnitude pruning with rewinding (Frankle & Carbin, 2019).
 
-Each round prunes ``p`` (default 20%) of the *remaining* units or weights by magnitude, rewinds the survivors
-to theta_0 (or to theta_k, the weights after ``k`` training iterations: late rewinding), and retrains under the
-mask. After ``r`` uncapped rounds the sparsity is ``1 - (1-p)^r``; the last round is capped so that the target
-(a sparsity, or per-layer counts of a reference mask) is hit exactly. Neuron level prunes the lowest-norm
-units of each layer; weight level prunes the smallest weights globally.
+Each round ranks the surviving units (or weights) by the magnitude of the *trained* weights, prunes ``p``
+(default 20%) of them, rewinds the survivors to theta_0 (or to theta_k, the weights after ``k`` training
+iterations: late rewinding) and retrains under the new mask for the full training budget (``round_epochs``
+is the cheaper option). Ranking happens per layer, or across layers with ``scope="global"``; the same scope
+holds in every round and in the final mask. While a layer (or the network, globally) is above its target,
+each round prunes at least one entry, and the last round is capped so the target is hit exactly. The ticket
+is the last round's mask: the one IMP trained, returned as is. After ``r`` uncapped rounds the sparsity is
+``1 - (1-p)^r``.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 from torch import nn
 
 from baselines.magnitude import unit_norms
+from benchmark.errors import ConfigError
 from benchmark.masks import apply_weight_mask
 from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, to_weight_mask
 
+Mask = dict[str, torch.Tensor]
 
-def kept_targets(sizes: dict[str, int], target: Target, granularity: str) -> dict[str, int] | int:
-    """Final kept counts: per layer (neuron level, or matched counts), or one global count (weight level)."""
+
+def kept_targets(sizes: dict[str, int], target: Target) -> dict[str, int] | int:
+    """Final kept counts: per layer (``scope="layer"`` or matched counts), or one global count."""
     if target.counts is not None:
         return dict(target.counts)
     if target.sparsity is None:
-        raise ValueError("the lottery method needs a target sparsity or reference counts")
-    if granularity == "weight" or target.scope == "global":
+        raise ConfigError("the lottery method needs a target: give a sparsity or a method to match")
+    if target.scope == "global":
         total = sum(sizes.values())
         return total - int(round(target.sparsity * total))
     return {name: n - int(round(target.sparsity * n)) for name, n in sizes.items()}
 
 
-def prune_round(scores: dict[str, torch.Tensor], mask: dict[str, torch.Tensor], fraction: float,
-                final: dict[str, int] | int) -> dict[str, torch.Tensor]:
-    """Remove ``fraction`` of the surviving entries with the lowest scores, never going below ``final``."""
-    new_mask = {k: m.clone() for k, m in mask.items()}
-    if isinstance(final, int):  # one global ranking
+def n_to_remove(fraction: float, n_alive: int, n_final: int) -> int:
+    """``fraction`` of the survivors, at least one while above the target, never below it."""
+    return min(max(1, int(round(fraction * n_alive))), n_alive - n_final) if n_alive > n_final else 0
+
+
+def _drop_lowest(scores: torch.Tensor, alive: torch.Tensor, n: int) -> torch.Tensor:
+    ranked = scores.reshape(-1).double().masked_fill(~alive.reshape(-1), math.inf)
+    keep = alive.clone()
+    keep.view(-1)[torch.argsort(ranked, stable=True)[:n]] = False
+    return keep
+
+
+def prune_round(scores: Mask, mask: Mask, fraction: float, final: dict[str, int] | int) -> Mask:
+    """Remove ``fraction`` of the surviving entries with the lowest scores, per layer or globally."""
+    if isinstance(final, int):
         alive = torch.cat([m.reshape(-1) for m in mask.values()])
-        flat = torch.cat([s.reshape(-1).double() for s in scores.values()]).masked_fill(~alive, math.inf)
-        n_alive = int(alive.sum())
-        n_remove = min(int(round(fraction * n_alive)), n_alive - final)
-        drop = torch.argsort(flat, stable=True)[:n_remove]
-        keep = alive.clone()
-        keep[drop] = False
-        start = 0
-        for name, m in mask.items():
-            new_mask[name] = keep[start:start + m.numel()].view(m.shape)
-            start += m.numel()
-        return new_mask
-    for name, m in mask.items():
-        n_alive = int(m.sum())
-        n_remove = min(int(round(fraction * n_alive)), n_alive - final[name])
-        ranked = scores[name].reshape(-1).double().masked_fill(~m.reshape(-1), math.inf)
-        new_mask[name].view(-1)[torch.argsort(ranked, stable=True)[:n_remove]] = False
-    return new_mask
+        flat = torch.cat([s.reshape(-1) for s in scores.values()])
+        keep = _drop_lowest(flat, alive, n_to_remove(fraction, int(alive.sum()), final))
+        sizes = [m.numel() for m in mask.values()]
+        return {name: part.view(m.shape) for (name, m), part in zip(mask.items(), keep.split(sizes))}
+    return {name: _drop_lowest(scores[name], m, n_to_remove(fraction, int(m.sum()), final[name]))
+            for name, m in mask.items()}
 
 
-def rewind(model: nn.Module, state: dict, weight_mask: dict) -> nn.Module:
-    """Load ``state`` (theta_0 or theta_k) and zero the pruned entries."""
+def reached(mask: Mask, final: dict[str, int] | int) -> bool:
+    """True when every layer (or the network) is at its kept-count target."""
+    if isinstance(final, int):
+        return sum(int(m.sum()) for m in mask.values()) <= final
+    return all(int(m.sum()) <= final[name] for name, m in mask.items())
+
+
+def rewound(model: nn.Module, state: dict, weight_mask: dict) -> nn.Module:
+    """A copy of ``model`` holding ``state`` (theta_0 or theta_k) with the pruned entries zeroed."""
+    model = copy.deepcopy(model)
     model.load_state_dict(state)
     apply_weight_mask(model, weight_mask)
     return model
+
+
+def rewind_point(model: nn.Module, ctx: ScoringContext, k: int) -> dict:
+    """theta_k: the dense network after ``k`` optimiser steps from theta_0 (theta_0 itself for k = 0)."""
+    if k == 0:
+        return ctx.init_state
+    budget = ctx.train_epochs * ctx.steps_per_epoch
+    if k > budget:
+        raise ConfigError(f"rewind_iteration {k} is beyond the training budget of {budget} steps "
+                          f"({ctx.train_epochs} epochs x {ctx.steps_per_epoch} steps)")
+    epochs = math.ceil(k / ctx.steps_per_epoch)
+    return ctx.train(rewound(model, ctx.init_state, {}), {}, epochs, max_steps=k).state_dict()
 
 
 class Lottery:
@@ -71,38 +97,38 @@ class Lottery:
     granularities = ("neuron", "weight")
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
-        """Run the rounds; the ticket is the final mask (rewind state in ``stats["rewind"]``)."""
+        """Run the rounds on the trained ``model``; the ticket is the last round's mask, restarting from
+        ``Scores.rewind_state``."""
         if ctx.train is None or ctx.init_state is None:
-            raise ValueError("the lottery method needs theta_0 and a train callable in the scoring context")
+            raise ConfigError("the lottery method needs theta_0 and a train callable in the scoring context")
+        if "round_epochs" not in ctx.options and ctx.train_epochs < 1:
+            raise ConfigError("the lottery method needs the training budget (ctx.train_epochs) or round_epochs")
         fraction = float(ctx.options.get("prune_fraction", 0.2))
-        epochs = int(ctx.options.get("round_epochs", 1))
+        epochs = int(ctx.options.get("round_epochs", ctx.train_epochs))
         rewind_k = int(ctx.options.get("rewind_iteration", 0))
-        rewind_state = ctx.init_state
-        if rewind_k > 0:  # late rewinding: theta_k is the dense net after k iterations from theta_0
-            rewind_state = ctx.train(rewind(model, ctx.init_state, {}), {}, 1, max_steps=rewind_k).state_dict()
+        max_rounds = int(ctx.options.get("max_rounds", 50))
+        norm = ctx.options.get("norm", "l2")
+        rewind_state = rewind_point(model, ctx, rewind_k)
 
         def magnitudes(net):
             if ctx.granularity == "weight":
                 return {name: w.detach().abs() for name, w in prunable_weights(net).items()}
-            return unit_norms(net, ctx.options.get("norm", "l2"))
+            return unit_norms(net, norm)
 
-        scores = magnitudes(model)
+        scores = magnitudes(model)  # round 1 ranks the trained dense network
         mask = {name: torch.ones_like(s, dtype=torch.bool) for name, s in scores.items()}
-        final = kept_targets({name: s.numel() for name, s in scores.items()}, ctx.target, ctx.granularity)
-        history, trained = [], model
-        max_rounds = int(ctx.options.get("max_rounds", 50))
-        for _ in range(max_rounds):
-            kept = sum(int(m.sum()) for m in mask.values())
-            goal = final if isinstance(final, int) else sum(final.values())
-            if kept <= goal:
-                break
+        final = kept_targets({name: s.numel() for name, s in scores.items()}, ctx.target)
+        history = []
+        while not reached(mask, final):
+            if len(history) == max_rounds:
+                raise ConfigError(f"lottery did not reach its target in max_rounds={max_rounds} rounds; "
+                                  "raise max_rounds or prune_fraction")
             mask = prune_round(scores, mask, fraction, final)
             weight_mask = to_weight_mask(model, mask, ctx.granularity)
-            trained = ctx.train(rewind(trained, rewind_state, weight_mask), weight_mask, epochs)
+            trained = ctx.train(rewound(model, rewind_state, weight_mask), weight_mask, epochs)
             scores = magnitudes(trained)
-            total = sum(m.numel() for m in mask.values())
-            history.append(1.0 - sum(int(m.sum()) for m in mask.values()) / total)
+            history.append(1.0 - sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values()))
         stats = {"rounds": len(history), "sparsity_per_round": history, "prune_fraction": fraction,
-                 "rewind": f"theta_{rewind_k}"}
+                 "round_epochs": epochs, "rewind": f"theta_{rewind_k}"}
         values = {name: s.masked_fill(~mask[name], -1.0) for name, s in scores.items()}
-        return Scores(values, ctx.granularity, stats, mask=mask)
+        return Scores(values, ctx.granularity, stats, mask=mask, rewind_state=rewind_state if rewind_k else None)

@@ -2,7 +2,10 @@
 
 The loss is the real cross-entropy on log-softmax outputs (the official OAMIP comparison used ``nll_loss`` on
 raw logits; that is avoided here). Scores are taken at theta_0 as in the paper, or on the trained weights
-with ``ctx.options["snip_on_trained"] = True``. At neuron level they are summed over each unit's incoming weights.
+with ``ctx.options["snip_on_trained"] = True``. BatchNorm normalises with the batch's own statistics, as in a
+training step (at theta_0 the running statistics are still their initial 0/1, which makes VGG's logits nearly
+constant); the running statistics of the caller's model are never touched, and Dropout stays off so the
+scores are deterministic. At neuron level the scores are summed over each unit's incoming weights.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.errors import ConfigError
 from benchmark.methods import Scores, ScoringContext, prunable_weights
 from benchmark.models import prunable_layers
 
@@ -25,9 +29,18 @@ def snip_batch(ctx: ScoringContext, size: int) -> tuple[torch.Tensor, torch.Tens
     return ctx.splits.train.tensors(index)
 
 
+def batch_statistics_mode(model: nn.Module) -> None:
+    """Eval mode, except BatchNorm, which normalises with the batch's statistics (and updates no running ones)."""
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.train()
+            module.momentum = 0.0  # the running statistics stay as they are
+
+
 def connection_sensitivity(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
     """|g * w| for every Linear/Conv2d weight, with g the gradient of the cross-entropy at the current weights."""
-    model.eval()
+    batch_statistics_mode(model)
     weights = prunable_weights(model)
     model.zero_grad()
     F.cross_entropy(model(x), y).backward()
@@ -47,7 +60,7 @@ class Snip:
         model = copy.deepcopy(model)
         if not on_trained:
             if ctx.init_state is None:
-                raise ValueError("SNIP at initialisation needs theta_0 in the scoring context")
+                raise ConfigError("SNIP at initialisation needs theta_0 in the scoring context")
             model.load_state_dict(ctx.init_state)
         x, y = snip_batch(ctx, int(ctx.options.get("snip_batch_size", 128)))
         sensitivity = connection_sensitivity(model, x, y)

@@ -11,7 +11,7 @@ from benchmark.cli_args import given_fields
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
 from benchmark.masks import units_kept
-from benchmark.methods import Target, available_methods, neuron_counts
+from benchmark.methods import Target, available_methods, matched_target, neuron_counts
 from benchmark.methods import prune as run_method
 from benchmark.mip.config import MIPConfig
 from benchmark.models import MODELS, count_parameters
@@ -78,13 +78,15 @@ def prune(args: argparse.Namespace) -> None:
     config = train_config(args)
     exp = experiment.prepare(config, args.data_dir, progress=True)
     options = parse_options(args.option)
-    target = Target(sparsity=args.sparsity, scope=args.scope)
-    if args.match:
-        reference = run_method(args.match, exp.trained.model, experiment.context(exp, seed=config.seed))
-        target = Target(counts=neuron_counts(reference.mask))
-        options.setdefault("reference", reference.scores)
-        print(f"matched to {args.match}: " + ", ".join(f"{k} {v}" for k, v in units_kept(reference.mask).items()))
-    ctx = experiment.context(exp, target, args.granularity, config.seed, options)
+    match = args.match or ("mip" if args.method == "critical" else None)
+    reference, target = None, Target(sparsity=args.sparsity, scope=args.scope)
+    if match:
+        if args.sparsity is not None:
+            raise ConfigError(f"--match {match} fixes the sparsity; drop --sparsity")
+        reference = run_method(match, exp.trained.model, experiment.context(exp, seed=config.seed))
+        target = matched_target(reference, args.granularity)
+        print(f"matched to {match}: " + ", ".join(f"{k} {v}" for k, v in units_kept(reference.mask).items()))
+    ctx = experiment.context(exp, target, args.granularity, config.seed, options, reference)
     result = run_method(args.method, exp.trained.model, ctx)
     summary = experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs)
     print_report(args.method, exp, result, summary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
@@ -42,21 +43,24 @@ def prepare(config: TrainConfig, data_dir=None, batch_size: int = 10, batch_seed
 
 
 def context(exp: Experiment, target: Target = Target(), granularity: str = "neuron", seed: int = 0,
-            options: dict | None = None) -> ScoringContext:
-    """The scoring context of ``exp``: batch, data, theta_0, and a masked-training callable."""
+            options: dict | None = None, reference: PruneResult | None = None) -> ScoringContext:
+    """The scoring context of ``exp``: batch, data, theta_0, the training budget and a masked-training callable."""
 
     def train(model: nn.Module, mask: WeightMask, epochs: int, max_steps: int | None = None) -> nn.Module:
         return fit(exp.config, exp.splits, start_state=model.state_dict(), mask=mask, epochs=epochs,
                    max_steps=max_steps).model
 
     return ScoringContext(batch=exp.batch, splits=exp.splits, init_state=exp.trained.init_state, train=train,
+                          train_epochs=exp.config.epochs,
+                          steps_per_epoch=math.ceil(len(exp.splits.train) / exp.config.batch_size),
                           target=target, granularity=granularity, seed=seed, model_name=exp.config.model,
-                          dataset=exp.config.dataset, options=options or {})
+                          dataset=exp.config.dataset, reference=reference, options=options or {})
 
 
 def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0, retrain_epochs: int = 0) -> dict:
     """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning the pruned weights and
-    after retraining the ticket from theta_0 under the mask, and the sparsities."""
+    after retraining the ticket under the mask from its rewind point (theta_0, or theta_k for late rewinding),
+    and the sparsities (parameters removed count the dead outgoing weights too)."""
     dense = exp.trained.model
     pruned = copy.deepcopy(dense)
     apply_weight_mask(pruned, result.weight_mask)
@@ -65,14 +69,15 @@ def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int =
         "pruned_accuracy": evaluate(pruned, exp.splits.test)[1],
         "params_removed": parameter_sparsity(dense, result.weight_mask),
     }
-    if result.scores.granularity == "neuron":
+    if result.granularity == "neuron":
         summary["neurons_removed"] = neuron_sparsity(result.mask)
     if finetune_epochs:
         tuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
                     epochs=finetune_epochs)
         summary["finetuned_accuracy"] = tuned.test_accuracy
     if retrain_epochs:
-        ticket = fit(exp.config, exp.splits, start_state=exp.trained.init_state, mask=result.weight_mask,
+        rewind_state = result.scores.rewind_state or exp.trained.init_state
+        ticket = fit(exp.config, exp.splits, start_state=rewind_state, mask=result.weight_mask,
                      epochs=retrain_epochs)
         summary["retrained_accuracy"] = ticket.test_accuracy
     return summary

@@ -19,7 +19,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
-from benchmark.selection import top_k_mask
+from benchmark.selection import threshold_mask, top_k_mask
 from datasets import DataSplits
 
 GRANULARITIES = ("neuron", "weight")
@@ -28,23 +28,30 @@ ENTRY_POINT_GROUP = "ticketbench.methods"
 
 @dataclass(frozen=True)
 class Target:
-    """The sparsity to hit: a fraction of units (or weights) ranked per layer or globally, or exactly the
-    per-layer counts of a reference mask (matched sparsity). All empty: the method's own rule decides."""
+    """What the mask must hit, one of: a ``sparsity`` (fraction of units or weights removed, ranked per layer or
+    globally by ``scope``), exactly the per-layer ``counts`` of a reference mask (matched sparsity), or a score
+    ``threshold`` (keep ``score >= threshold``, the MIP's rule). All empty: the method's default target."""
 
     sparsity: float | None = None
     scope: str = "layer"
     counts: dict[str, int] | None = None
+    threshold: float | None = None
 
     def __post_init__(self):
+        given = [k for k in ("sparsity", "counts", "threshold") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ConfigError(f"give one target, not both {' and '.join(given)} (a matched mask fixes the sparsity)")
         if self.sparsity is not None and not 0.0 <= self.sparsity < 1.0:
             raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ConfigError(f"threshold must lie in [0, 1], got {self.threshold}")
         if self.scope not in ("layer", "global"):
             raise ConfigError(f"unknown scope {self.scope!r}; choose layer or global")
 
     @property
     def is_set(self) -> bool:
-        """True when a sparsity or per-layer counts were asked for."""
-        return self.sparsity is not None or self.counts is not None
+        """True when a sparsity, per-layer counts or a threshold was asked for."""
+        return self.sparsity is not None or self.counts is not None or self.threshold is not None
 
 
 @dataclass
@@ -56,12 +63,15 @@ class ScoringContext:
     init_state: dict | None = None  # theta_0, for rewinding
     # train(start_model, weight_mask, epochs, max_steps=None) -> trained model, pruned entries kept at zero
     train: Callable[..., nn.Module] | None = None
+    train_epochs: int = 0  # the dense training budget, in epochs
+    steps_per_epoch: int = 0  # optimiser steps in one training epoch
     target: Target = field(default_factory=Target)
     granularity: str = "neuron"
     seed: int = 0
     model_name: str = ""
     dataset: str = ""
-    options: dict = field(default_factory=dict)  # method-specific settings (e.g. "mip_config", "reference_scores")
+    reference: PruneResult | None = None  # another method's result, for methods defined relative to it (critical)
+    options: dict = field(default_factory=dict)  # method-specific settings (e.g. "mip_config")
     executor: object | None = None  # a concurrent.futures.Executor for methods that parallelise
 
     def __post_init__(self):
@@ -73,12 +83,15 @@ class ScoringContext:
 class Scores:
     """Per prunable layer one score per unit (neuron granularity), or per parameter one score per weight.
 
-    ``mask`` is set by methods that decide the mask themselves (the MIP's threshold, IMP's rounds)."""
+    ``mask`` is set only by methods whose mask is the outcome of their own procedure for ``ctx.target`` (IMP's
+    rounds train exactly that mask); it is then used as is, never re-cut. ``rewind_state`` is the state a ticket
+    of this mask restarts from when it differs from theta_0 (late rewinding's theta_k)."""
 
     values: dict[str, torch.Tensor]
     granularity: str
     stats: dict = field(default_factory=dict)
     mask: dict[str, torch.Tensor] | None = None
+    rewind_state: dict | None = None
 
 
 @runtime_checkable
@@ -101,6 +114,11 @@ class PruneResult:
     mask: dict[str, torch.Tensor]
     weight_mask: WeightMask
     stats: dict
+
+    @property
+    def granularity(self) -> str:
+        """``neuron`` or ``weight``: what the mask's entries are."""
+        return self.scores.granularity
 
 
 _RUNTIME: dict[str, type] = {}
@@ -138,29 +156,48 @@ def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def make_mask(scores: Scores, target: Target) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """The mask for ``target`` (top-scored entries kept), else the method's own mask."""
+    """The mask for ``target``: the method's own mask when it decided one, else the entries kept by the target's
+    rule (top-scored at a sparsity or counts, or at least the threshold). Also returns the layers where the
+    never-empty-a-layer guard fired."""
+    if scores.mask is not None:
+        return scores.mask, []
+    if target.threshold is not None:
+        return threshold_mask(scores.values, target.threshold)
     if target.is_set:
         return top_k_mask(scores.values, target.sparsity, target.counts, target.scope)
-    if scores.mask is None:
-        raise ConfigError("this method needs a target: give --sparsity or --match")
-    return scores.mask, []
+    raise ConfigError("this method needs a target: give a sparsity, a threshold or a method to match")
 
 
 def to_weight_mask(model: nn.Module, mask: dict[str, torch.Tensor], granularity: str) -> WeightMask:
-    """A weight mask from a neuron mask (incoming weights and bias) or a weight-level mask as is."""
+    """A weight mask from a neuron mask (the whole unit, see :mod:`benchmark.masks`) or a weight-level mask as is."""
     return neuron_to_weight_mask(model, mask) if granularity == "neuron" else {k: v.clone() for k, v in mask.items()}
+
+
+def check_granularity(method: Method, granularity: str) -> None:
+    """A one-line error when ``method`` cannot work at ``granularity``."""
+    if granularity not in method.granularities:
+        raise ConfigError(f"method {method.name!r} works at {' and '.join(method.granularities)} granularity, "
+                          f"not {granularity}")
 
 
 def prune(method: str | Method, model: nn.Module, ctx: ScoringContext) -> PruneResult:
     """Score ``model`` with ``method`` and choose the mask for ``ctx.target``."""
     method = get_method(method) if isinstance(method, str) else method
-    if ctx.granularity not in method.granularities:
-        raise ConfigError(f"method {method.name!r} works at {' and '.join(method.granularities)} granularity, "
-                          f"not {ctx.granularity}")
+    check_granularity(method, ctx.granularity)
     scores = method.score(copy.deepcopy(model), ctx)
     mask, guarded = make_mask(scores, ctx.target)
     stats = {**scores.stats, "empty_layer_guard": sorted(set(scores.stats.get("empty_layer_guard", []) + guarded))}
     return PruneResult(scores, mask, to_weight_mask(model, mask, ctx.granularity), stats)
+
+
+def matched_target(reference: PruneResult, granularity: str) -> Target:
+    """The target that matches ``reference`` at ``granularity``: its kept count per layer, or, for a weight-level
+    method matched to a neuron mask, its kept parameter count per weight tensor."""
+    if granularity == reference.granularity:
+        return Target(counts=neuron_counts(reference.mask))
+    if granularity == "weight":
+        return Target(counts={k: int(m.sum()) for k, m in reference.weight_mask.items() if k.endswith(".weight")})
+    raise ConfigError("a neuron-level method cannot match a weight-level mask: match a neuron-level method")
 
 
 def neuron_counts(mask: NeuronMask) -> dict[str, int]:

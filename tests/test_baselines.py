@@ -1,5 +1,6 @@
 """Golden, hand-checked tests pinning each baseline down (and the plugin path)."""
 
+import copy
 from collections import OrderedDict
 
 import numpy as np
@@ -10,7 +11,7 @@ from torch import nn
 from baselines.lottery import Lottery
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
-from benchmark.methods import Scores, ScoringContext, Target, get_method, prune, register
+from benchmark.methods import PruneResult, Scores, ScoringContext, Target, get_method, prune, register
 from benchmark.training import fit, fresh_model
 
 
@@ -116,12 +117,20 @@ def test_random_exact_counts_no_duplicates_and_seeded():
 
 # --- critical -------------------------------------------------------------------------------------------------
 def test_critical_is_exactly_the_complement_ordered_choice():
-    reference = Scores({"fc1": torch.tensor([0.9, 0.1, 0.5, 0.7, 0.0])}, "neuron",
-                       mask={"fc1": torch.tensor([True, False, True, True, False])})
     net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 5)), ("relu", nn.ReLU()), ("out", nn.Linear(5, 2))]))
-    result = prune("critical", net, ctx(options={"reference": reference}))
+    reference = PruneResult(Scores({"fc1": torch.tensor([0.9, 0.1, 0.5, 0.7, 0.0])}, "neuron"),
+                            {"fc1": torch.tensor([True, False, True, True, False])}, {}, {})
+    result = prune("critical", net, ctx(reference=reference))
     # the reference keeps 3 units (its highest: 0, 3, 2); critical keeps its 3 lowest: 4, 1, 2
     assert result.mask["fc1"].tolist() == [False, True, True, False, True]
+
+
+def test_critical_refuses_a_reference_of_another_granularity():
+    reference = prune("magnitude", toy_net(), ctx(target=Target(sparsity=1 / 3)))
+    with pytest.raises(ConfigError, match="weight-level reference, not a neuron-level one"):
+        prune("critical", toy_net(), ctx(granularity="weight", reference=reference))
+    with pytest.raises(ConfigError, match="critical needs a reference"):
+        prune("critical", toy_net(), ctx())
 
 
 # --- lottery --------------------------------------------------------------------------------------------------
@@ -144,7 +153,7 @@ def test_lottery_rewinds_to_theta0_and_keeps_pruned_weights_zero(mnist_small, op
     dense = fit(config, mnist_small).model
     recorder = Recorder(config, mnist_small)
     context = ScoringContext(batch=(None, None), splits=mnist_small, init_state=theta0.state_dict(), train=recorder,
-                             granularity="weight", target=Target(sparsity=0.36, scope="global"))
+                             train_epochs=1, granularity="weight", target=Target(sparsity=0.36, scope="global"))
     scores = Lottery().score(dense, context)
     assert scores.stats["rounds"] == 2 and len(recorder.starts) == 2
     for start, mask in recorder.starts:  # every round starts from theta_0 under the mask, exactly
@@ -173,8 +182,9 @@ def test_lottery_late_rewinding_uses_theta_k(mnist_small):
     config = TrainConfig.paper("lenet5", "mnist", epochs=1)
     theta0 = fresh_model(config, mnist_small)
     recorder = Recorder(config, mnist_small)
-    context = ScoringContext(batch=(None, None), init_state=theta0.state_dict(), train=recorder,
-                             target=Target(sparsity=0.2), options={"rewind_iteration": 3, "round_epochs": 0})
+    context = ScoringContext(batch=(None, None), init_state=theta0.state_dict(), train=recorder, train_epochs=1,
+                             steps_per_epoch=5, target=Target(sparsity=0.2),
+                             options={"rewind_iteration": 3, "round_epochs": 0})
     Lottery().score(fit(config, mnist_small).model, context)
     theta_k = fit(config, mnist_small, start_state=theta0.state_dict(), epochs=1, max_steps=3).model.state_dict()
     start, mask = recorder.starts[1]
@@ -205,7 +215,8 @@ def test_a_throwaway_plugin_runs_by_name():
 
 
 def test_the_docs_worked_example_runs_through_the_harness(mnist_small, trained_lenet):
-    """docs/adding-a-baseline.md's example, executed as written and run by name."""
+    """docs/adding-a-baseline.md's example, executed as written and run by name: it keeps, in every layer, the
+    units whose ReLU outputs carry the most energy, recomputed here by slicing the network."""
     from pathlib import Path
 
     text = (Path(__file__).parents[1] / "docs" / "adding-a-baseline.md").read_text()
@@ -213,7 +224,158 @@ def test_the_docs_worked_example_runs_through_the_harness(mnist_small, trained_l
     namespace = {}
     exec(compile(code, "adding-a-baseline.md", "exec"), namespace)
     register(namespace["ActivationEnergy"])
+    model = trained_lenet[1].model.eval()
     context = ScoringContext(batch=(None, None), splits=mnist_small, target=Target(sparsity=0.5))
-    result = prune("energy", trained_lenet[1].model, context)
-    assert {k: int(m.sum()) for k, m in result.mask.items()} == {"conv1": 3, "conv2": 8, "fc1": 60, "fc2": 42}
-    assert result.scores.stats["energy_batch"] == 256
+    result = prune("energy", model, context)
+    x, _ = mnist_small.train.tensors(slice(0, 256))
+    names = [name for name, _ in model.named_children()]
+    for layer, keep in result.mask.items():
+        with torch.no_grad():
+            out = model[: names.index(layer) + 1](x).relu().pow(2)
+        energy = out.mean(dim=[0] + list(range(2, out.dim())))
+        assert energy[keep].min() >= energy[~keep].max(), layer
+
+
+# --- lottery: the review's findings -----------------------------------------------------------------------------
+def _lottery_ctx(splits, theta0, recorder, target, **options):
+    return ScoringContext(batch=(None, None), splits=splits, init_state=theta0, train=recorder, train_epochs=1,
+                          steps_per_epoch=5, target=target, options=options)
+
+
+def test_lottery_late_rewinding_ranks_by_the_trained_weights(mnist_small):
+    """Round 1 prunes by the trained network's norms, whatever the rewind point (not by theta_0's)."""
+    from baselines.magnitude import unit_norms
+    from benchmark.selection import top_k_mask
+
+    config = TrainConfig.paper("fc3", "mnist", epochs=1)
+    theta0 = fresh_model(config, mnist_small)
+    dense = fit(config, mnist_small).model
+    recorder = Recorder(config, mnist_small)
+    scores = Lottery().score(dense, _lottery_ctx(mnist_small, theta0.state_dict(), recorder, Target(sparsity=0.2),
+                                                 rewind_iteration=3, round_epochs=0))
+    by_trained, _ = top_k_mask(unit_norms(dense), sparsity=0.2)
+    by_theta0, _ = top_k_mask(unit_norms(theta0), sparsity=0.2)
+    assert all(torch.equal(scores.mask[k], by_trained[k]) for k in by_trained)
+    assert not all(torch.equal(by_theta0[k], by_trained[k]) for k in by_trained)
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_lottery_weight_ticket_is_the_mask_imp_trained(mnist_small, scope):
+    """The returned weight mask is exactly the last round's trained mask, with no re-cut, and the scope holds."""
+    config = TrainConfig.paper("fc3", "mnist", epochs=1)
+    theta0 = fresh_model(config, mnist_small).state_dict()
+    dense = fit(config, mnist_small).model
+    recorder = Recorder(config, mnist_small)
+    context = _lottery_ctx(mnist_small, theta0, recorder, Target(sparsity=0.5, scope=scope), round_epochs=1)
+    context.granularity = "weight"
+    result = prune("lottery", dense, context)
+    last_mask = recorder.starts[-1][1]
+    assert set(result.weight_mask) == set(last_mask)
+    assert all(torch.equal(result.weight_mask[k], last_mask[k]) for k in last_mask)
+    kept = {k: int(m.sum()) for k, m in result.mask.items()}
+    sizes = {k: m.numel() for k, m in result.mask.items()}
+    if scope == "layer":
+        assert kept == {k: n - round(0.5 * n) for k, n in sizes.items()}
+    else:
+        assert sum(kept.values()) == sum(sizes.values()) - round(0.5 * sum(sizes.values()))
+        assert kept != {k: n - round(0.5 * n) for k, n in sizes.items()}
+
+
+def test_lottery_small_layers_prune_at_least_one_unit_per_round(mnist_small):
+    """fc2 has 2 units and must end with 1: round(0.2 * 2) = 0 must not stall into max_rounds."""
+    net = nn.Sequential(OrderedDict([("flatten", nn.Flatten()), ("fc1", nn.Linear(3 * 32 * 32, 4)),
+                                     ("relu1", nn.ReLU()), ("fc2", nn.Linear(4, 2)), ("relu2", nn.ReLU()),
+                                     ("out", nn.Linear(2, 10))]))
+    calls = []
+
+    def train(model, mask, epochs, max_steps=None):
+        calls.append(mask)
+        return model
+
+    context = ScoringContext(batch=(None, None), init_state=net.state_dict(), train=train, train_epochs=1,
+                             target=Target(counts={"fc1": 3, "fc2": 1}))
+    result = prune("lottery", net, context)
+    assert result.scores.stats["rounds"] == 1 and len(calls) == 1
+    assert {k: int(m.sum()) for k, m in result.mask.items()} == {"fc1": 3, "fc2": 1}
+    assert all(torch.equal(result.weight_mask[k], calls[-1][k]) for k in calls[-1])  # the final cut was trained
+    with pytest.raises(ConfigError, match="max_rounds=1"):
+        prune("lottery", net, ScoringContext(batch=(None, None), init_state=net.state_dict(), train=train,
+                                             train_epochs=1, target=Target(counts={"fc1": 1, "fc2": 1}),
+                                             options={"max_rounds": 1}))
+
+
+def test_lottery_theta_k_beyond_one_epoch_and_the_budget(mnist_small):
+    """theta_k is the dense run after k steps for any k within the budget; beyond it is a one-line error."""
+    config = TrainConfig.paper("lenet5", "mnist", epochs=2)
+    theta0 = fresh_model(config, mnist_small).state_dict()
+    recorder = Recorder(config, mnist_small)
+    context = _lottery_ctx(mnist_small, theta0, recorder, Target(sparsity=0.2), rewind_iteration=7, round_epochs=0)
+    context.train_epochs = 2
+    scores = Lottery().score(fit(config, mnist_small).model, context)
+    theta_7 = fit(config, mnist_small, start_state=theta0, epochs=2, max_steps=7).model.state_dict()
+    theta_5 = fit(config, mnist_small, start_state=theta0, epochs=1, max_steps=7).model.state_dict()
+    assert all(torch.equal(scores.rewind_state[k], theta_7[k]) for k in theta_7)
+    assert not torch.equal(theta_7["fc1.weight"], theta_5["fc1.weight"])  # 7 steps need a second epoch
+    context.train_epochs = 1
+    with pytest.raises(ConfigError, match="rewind_iteration 7 is beyond the training budget of 5 steps"):
+        Lottery().score(fresh_model(config, mnist_small), context)
+
+
+def test_lottery_rounds_default_to_the_full_training_budget(mnist_small):
+    config = TrainConfig.paper("fc3", "mnist", epochs=1)
+    epochs_seen = []
+
+    def train(model, mask, epochs, max_steps=None):
+        epochs_seen.append(epochs)
+        return model
+
+    net = fresh_model(config, mnist_small)
+    context = ScoringContext(batch=(None, None), init_state=net.state_dict(), train=train, train_epochs=7,
+                             target=Target(sparsity=0.36))
+    Lottery().score(net, context)
+    assert epochs_seen == [7, 7]
+
+
+def test_ticket_retrains_from_theta_k(mnist_small, monkeypatch):
+    """evaluate_pruned retrains a late-rewound ticket from its theta_k, not from theta_0."""
+    from types import SimpleNamespace
+
+    from benchmark import experiment
+
+    config = TrainConfig.paper("fc3", "mnist", epochs=1)
+    dense = fit(config, mnist_small)
+    trained = SimpleNamespace(model=dense.model, init_state=dense.init_state, metrics={"test_accuracy": 0.9})
+    exp = experiment.Experiment(config, mnist_small, trained, (None, None))
+    starts = []
+    monkeypatch.setattr(experiment, "fit", lambda cfg, splits, start_state, **kw: starts.append(start_state)
+                        or SimpleNamespace(test_accuracy=0.5))
+    result = prune("magnitude", dense.model, ctx(target=Target(sparsity=0.5)))
+    theta_k = {"marker": torch.zeros(1)}
+    result.scores.rewind_state = theta_k
+    experiment.evaluate_pruned(exp, result, retrain_epochs=1)
+    result.scores.rewind_state = None
+    experiment.evaluate_pruned(exp, result, retrain_epochs=1)
+    assert starts == [theta_k, dense.init_state]
+
+
+# --- SNIP with BatchNorm ----------------------------------------------------------------------------------------
+def test_snip_on_a_batchnorm_net_uses_batch_statistics_and_leaves_the_model_alone(mnist_small):
+    """At theta_0 BatchNorm's running statistics are 0/1; SNIP normalises with the batch's, as a training step."""
+    torch.manual_seed(0)
+    net = nn.Sequential(OrderedDict([("conv", nn.Conv2d(3, 4, 3)), ("bn", nn.BatchNorm2d(4)), ("relu", nn.ReLU()),
+                                     ("flatten", nn.Flatten()), ("out", nn.Linear(4 * 30 * 30, 10))]))
+    with torch.no_grad():
+        net.conv.bias.fill_(3.0)  # batch mean far from the running mean 0
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    x, y = mnist_small.train.tensors(slice(0, 32))
+    context = ScoringContext(batch=(x, y), granularity="weight", init_state=net.state_dict())
+    scores = get_method("snip").score(net, context).values
+    reference = copy.deepcopy(net).train()  # batch statistics: the definition of a SNIP step
+    torch.nn.functional.cross_entropy(reference(x), y).backward()
+    expected = (reference.conv.weight.grad * reference.conv.weight).abs()
+    assert torch.allclose(scores["conv.weight"], expected, atol=1e-7)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    frozen = copy.deepcopy(net).eval()
+    frozen.zero_grad()
+    torch.nn.functional.cross_entropy(frozen(x), y).backward()
+    assert not torch.allclose(scores["conv.weight"], (frozen.conv.weight.grad * frozen.conv.weight).abs(), atol=1e-5)

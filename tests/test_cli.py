@@ -23,7 +23,6 @@ def run(fixture_root, capsys):
     ("snip", ["--sparsity", "0.5"]),
     ("random", ["--sparsity", "0.5"]),
     ("lottery", ["--sparsity", "0.36", "--option", "round_epochs=1", "--retrain-epochs", "1"]),
-    ("critical", ["--sparsity", "0.5", "--option", "reference_method=magnitude"]),
 ])
 def test_every_baseline_runs_from_the_cli(run, method, extra, granularity):
     code, out, err = run("prune", method, "--granularity", granularity, *extra)
@@ -48,6 +47,14 @@ def test_mip_scores_from_the_cli_and_baselines_match_its_counts(run):
     code, out, err = run("prune", "random", "--match", "mip")
     assert code == 0, err
     assert _line(out, "units kept") == _line(out, "matched to mip")
+    code, out, err = run("prune", "critical")  # matched to the MIP by default
+    assert code == 0, err
+    assert _line(out, "units kept") == _line(out, "matched to mip")
+
+
+def test_weight_level_critical_against_the_neuron_level_mip_is_one_line(run):
+    code, out, err = run("prune", "critical", "--granularity", "weight")
+    assert code == 2 and "needs a weight-level reference, not a neuron-level one" in err and "Traceback" not in err
 
 
 def test_mip_at_weight_level_is_a_one_line_error(run):
@@ -59,6 +66,7 @@ def test_mip_at_weight_level_is_a_one_line_error(run):
     (["prune", "grasp", "--sparsity", "0.5"], "unknown method 'grasp'"),
     (["prune", "magnitude", "--sparsity", "1.5"], "sparsity must lie in [0, 1)"),
     (["prune", "magnitude"], "needs a target"),
+    (["prune", "random", "--match", "mip", "--sparsity", "0.3"], "--match mip fixes the sparsity"),
     (["score", "--threshold", "2"], "threshold must be at most 1"),
 ])
 def test_bad_input_is_one_line(run, args, message):
