@@ -1,0 +1,47 @@
+"""Export a results frame as CSV, Parquet, JSON or Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.store import StoreError
+
+FORMATS = ("csv", "parquet", "json", "markdown")
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` (no index; NaN as an empty cell; ``|`` escaped)."""
+
+    def cell(value) -> str:
+        return "" if not isinstance(value, list | dict) and pd.isna(value) else str(value).replace("|", r"\|")
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def export_results(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> str | bytes:
+    """Return ``frame`` in format ``fmt`` (bytes for Parquet, text otherwise), also written to ``path`` if given.
+
+    JSON is a list of row objects with NaN as null. Parquet needs pyarrow (or fastparquet).
+    """
+    if fmt == "csv":
+        content = frame.to_csv(index=False)
+    elif fmt == "json":
+        content = frame.to_json(orient="records", indent=2)
+    elif fmt == "markdown":
+        content = markdown_table(frame)
+    elif fmt == "parquet":
+        try:
+            content = frame.to_parquet(index=False)
+        except ImportError:
+            raise StoreError("parquet export needs pyarrow: pip install pyarrow") from None
+        except (TypeError, ValueError) as error:  # pyarrow's ArrowTypeError / ArrowInvalid: mixed-type columns
+            raise StoreError(f"parquet cannot hold this frame: {str(error).splitlines()[0]}") from None
+    else:
+        raise StoreError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    if path is not None:
+        Path(path).write_bytes(content if isinstance(content, bytes) else content.encode())
+    return content
