@@ -1,7 +1,8 @@
 """Random pruning: units (or weights) drawn without replacement, reproducible from the seed.
 
-The OAMIP code sampled with replacement and so pruned fewer units; drawing a random permutation and keeping
-its top entries gives exact counts, including exactly the per-layer counts of another mask.
+The OAMIP code sampled with replacement and so pruned fewer units. Here each layer's score is a random
+permutation of ranks, so the shared top-k selection keeps a uniformly random subset of exactly the asked
+size, including exactly the per-layer counts of another mask.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ class RandomUnits:
     granularities = ("neuron", "weight")
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
-        """Uniform random scores from ``ctx.seed``."""
+        """Random distinct ranks per layer (a permutation) from ``ctx.seed``."""
         generator = torch.Generator().manual_seed(ctx.seed)
         if ctx.granularity == "weight":
             shapes = {name: w.shape for name, w in prunable_weights(model).items()}
         else:
-            shapes = {name: (layer.weight.shape[0],) for name, layer in prunable_layers(model).items()}
-        return Scores({name: torch.rand(shape, generator=generator) for name, shape in shapes.items()}, ctx.granularity)
+            shapes = {name: torch.Size([layer.weight.shape[0]]) for name, layer in prunable_layers(model).items()}
+        values = {name: torch.randperm(shape.numel(), generator=generator).view(shape).float()
+                  for name, shape in shapes.items()}
+        return Scores(values, ctx.granularity)

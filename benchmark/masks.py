@@ -86,15 +86,6 @@ def apply_weight_mask(model: nn.Module, mask: WeightMask) -> None:
         state[name].mul_(keep.to(state[name].dtype))
 
 
-def mask_gradients(model: nn.Module, mask: WeightMask) -> None:
-    """Zero the gradients of masked-out entries so no optimiser state builds up for them."""
-    params = dict(model.named_parameters())
-    for name, keep in mask.items():
-        grad = params[name].grad if name in params else None
-        if grad is not None:
-            grad.mul_(keep.to(grad.dtype))
-
-
 def neuron_sparsity(mask: NeuronMask) -> float:
     """Fraction of prunable units removed."""
     total = sum(m.numel() for m in mask.values())

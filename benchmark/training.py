@@ -11,7 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from benchmark.config import TrainConfig
-from benchmark.masks import WeightMask, apply_weight_mask, mask_gradients
+from benchmark.masks import WeightMask, apply_weight_mask
 from benchmark.models import build_model
 from datasets import DataSplits, ImageSet, InMemoryLoader
 
@@ -69,8 +69,8 @@ def fit(
 ) -> TrainResult:
     """Train from ``start_state`` (default: a fresh seeded init) under an optional weight mask.
 
-    The mask is applied before training and re-applied after every optimiser step, and the gradients of
-    pruned entries are zeroed before the step, so RMSprop, Adam or momentum cannot regrow them. The state
+    The mask is applied before training and re-applied after every optimiser step, so RMSprop, Adam, momentum
+    or weight decay cannot regrow pruned entries (their optimiser state may build up; it never reaches them). The state
     with the lowest validation loss is kept. Fine-tuning passes trained weights as ``start_state``;
     lottery-ticket retraining passes theta_0. ``max_steps`` stops after that many optimiser steps (late
     rewinding's theta_k).
@@ -94,8 +94,6 @@ def fit(
             steps += 1
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
-            if mask:
-                mask_gradients(model, mask)
             optimizer.step()
             if mask:
                 apply_weight_mask(model, mask)

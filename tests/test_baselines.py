@@ -115,6 +115,16 @@ def test_random_exact_counts_no_duplicates_and_seeded():
     assert sum(int((~m).sum()) for m in w.mask.values()) == round(0.3 * total)
 
 
+def test_random_keeps_every_unit_equally_often():
+    """Over 400 seeds each of 4 units is kept in about half of the masks of 2: no unit is favoured by position.
+    Binomial(400, 1/2) has std 10 around 200; drawing with replacement (ties broken by position) keeps the first
+    unit about 260 times."""
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(4, 4)), ("relu", nn.ReLU()), ("out", nn.Linear(4, 3))]))
+    kept = sum(prune("random", net, ctx(target=Target(counts={"fc1": 2}), seed=seed)).mask["fc1"].int()
+               for seed in range(400))
+    assert kept.sum() == 800 and kept.min() >= 170 and kept.max() <= 230
+
+
 # --- critical -------------------------------------------------------------------------------------------------
 def test_critical_is_exactly_the_complement_ordered_choice():
     net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 5)), ("relu", nn.ReLU()), ("out", nn.Linear(5, 2))]))
