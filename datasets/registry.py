@@ -53,7 +53,7 @@ class DatasetSpec:
         if self.is_mnist_like:
             folder = root / self.torchvision_class.__name__ / "raw"
             return sources.has_files(folder, self.torchvision_class.resources)
-        return (root / self.torchvision_class.base_folder).is_dir()
+        return sources.has_cifar_batches(root / self.torchvision_class.base_folder, self.torchvision_class)
 
     def _read_torchvision(self, root: Path) -> RawArrays:
         if self.is_mnist_like:

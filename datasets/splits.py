@@ -40,6 +40,9 @@ def load_splits(
     """
     spec = get_spec(name)
     raw = spec.read(resolve_data_root(data_dir), allow_download=allow_download)
+    for split, labels in (("training", raw.y_train), ("test", raw.y_test)):
+        if not len(labels) or labels.min() < 0 or labels.max() >= spec.num_classes:
+            raise DatasetError(f"the {name} {split} set is empty or has labels outside 0..{spec.num_classes - 1}")
     x_train, norm = preprocess(raw.x_train, preprocessing, spec.mean, spec.std)
     x_test, _ = preprocess(raw.x_test, preprocessing, spec.mean, spec.std)
     pool = ImageSet(x_train, torch.as_tensor(raw.y_train), norm, spec.num_classes)
@@ -48,6 +51,9 @@ def load_splits(
     if train_limit:
         order = order[:train_limit]
     n_val = int(round(len(order) * val_fraction))
+    if not 0 < n_val < len(order):
+        raise DatasetError(f"{len(order)} training images with val_fraction {val_fraction} leave an empty "
+                           "train or validation split; use more images (train_limit) or another val_fraction")
     if test_limit:
         test = test.subset(torch.arange(min(test_limit, len(test))))
     return DataSplits(name, pool.subset(order[n_val:]), pool.subset(order[:n_val]), test)

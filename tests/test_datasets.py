@@ -1,4 +1,5 @@
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -51,14 +52,51 @@ def test_missing_files_offline_names_expected_files(tmp_path):
         load_splits("mnist", data_dir=tmp_path, allow_download=False)
 
 
-def test_failed_download_is_one_line(tmp_path, monkeypatch):
-    def offline(self, *a, **k):
-        raise URLError("no route to host")
+def _failing_download(error: Exception):
+    """A stand-in for torchvision's MNIST.download: it makes MNIST/raw, as torchvision does, then fails."""
 
-    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
-    with pytest.raises(DatasetError) as info:
+    def download(self, *a, **k):
+        os.makedirs(self.raw_folder, exist_ok=True)
+        raise error
+
+    return download
+
+
+# torchvision's own message: the reasons follow the colon on later lines
+TORCHVISION_ERROR = RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n"
+                                 "<urlopen error no route to host>\n")
+
+
+@pytest.mark.parametrize("error, reason", [
+    (TORCHVISION_ERROR, "RuntimeError: Error downloading train-images-idx3-ubyte.gz: Tried https://a/, got: "
+                        "<urlopen error no route to host>"),
+    (URLError("no route to host"), "URLError: <urlopen error no route to host>"),
+    (ConnectionResetError(), "(ConnectionResetError)"),
+])
+def test_failed_download_is_one_line_with_its_reason(tmp_path, monkeypatch, error, reason):
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", _failing_download(error))
+    with pytest.raises(DatasetError, match="download failed") as info:
         load_splits("mnist", data_dir=tmp_path)
-    assert "download failed" in str(info.value) and "\n" not in str(info.value)
+    assert reason in str(info.value) and "\n" not in str(info.value)
+
+
+def test_failed_download_leaves_no_empty_folder_it_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", _failing_download(TORCHVISION_ERROR))
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "MNIST").mkdir()
+    (tmp_path / "MNIST" / "note.txt").write_text("mine")
+    with pytest.raises(DatasetError):
+        load_splits("mnist", data_dir=tmp_path)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["MNIST", "MNIST/note.txt", "kept"]
+    with pytest.raises(DatasetError):
+        load_splits("mnist", data_dir=tmp_path / "new" / "root")
+    assert not (tmp_path / "new").exists()
+
+
+def test_uncreatable_data_root_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DatasetError, match=r"data directory .*file/root cannot be created \(\w+Error"):
+        load_splits("mnist", data_dir=tmp_path / "file" / "root")
 
 
 def _write_idx_gz(path: Path, array: np.ndarray) -> None:
@@ -81,8 +119,102 @@ def test_corrupt_npz_is_reported(tmp_path, fixture_root, damage):
     data = (fixture_root / "mnist.npz").read_bytes()
     data = data[: len(data) // 2] if damage == "truncate" else data[:100] + b"\x00" * 5000 + data[5100:]
     (tmp_path / "mnist.npz").write_bytes(data)
-    with pytest.raises(DatasetError, match="corrupt or truncated"):
+    with pytest.raises(DatasetError, match="mnist.npz is not a valid .npz file: corrupt or truncated"):
         load_splits("mnist", data_dir=tmp_path, allow_download=False)
+
+
+@pytest.mark.parametrize("content", [b"garbage " * 100, b"\x93NUMPY" + b"\x00" * 100, b""])
+def test_file_that_is_not_an_npz_is_named(tmp_path, content):
+    (tmp_path / "cifar10.npz").write_bytes(content)
+    with pytest.raises(DatasetError) as info:
+        load_splits("cifar10", data_dir=tmp_path, allow_download=False)
+    assert str(info.value) == f"{tmp_path / 'cifar10.npz'} is not a valid .npz file (not a zip archive)"
+
+
+def _npz(path: Path, n: int = 20, shape=(8, 8), **changes) -> None:
+    rng = np.random.default_rng(0)
+    arrays = {"x_train": rng.integers(0, 256, (n, *shape), dtype=np.uint8), "y_train": np.arange(n) % 10,
+              "x_test": rng.integers(0, 256, (n, *shape), dtype=np.uint8), "y_test": np.arange(n) % 10}
+    np.savez(path, **{**arrays, **changes})
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(x_train=np.zeros((20, 8, 8, 5), np.uint8)), r"x_train must be uint8 \(N,H,W\) or \(N,H,W,3\)"),
+    (dict(y_test=np.arange(19)), "x_test must be uint8 .* one label per image"),
+    (dict(y_train=np.full(20, 0.5)), "y_train must hold integer labels, not float64"),
+    (dict(y_train=np.arange(20)), "the mnist training set is empty or has labels outside 0..9"),
+    (dict(x_test=np.zeros((0, 8, 8), np.uint8), y_test=np.zeros(0, np.int64)), "mnist test set is empty"),
+])
+def test_malformed_npz_arrays_are_one_line(tmp_path, changes, message):
+    _npz(tmp_path / "mnist.npz", **changes)
+    with pytest.raises(DatasetError, match=message) as info:
+        load_splits("mnist", data_dir=tmp_path, allow_download=False)
+    assert "\n" not in str(info.value)
+
+
+def test_too_few_images_for_a_validation_split_is_one_line(fixture_root):
+    with pytest.raises(DatasetError, match="2 training images with val_fraction 0.2 leave an empty"):
+        load_splits("mnist", data_dir=fixture_root, train_limit=2, allow_download=False)
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def _plain_mnist(root: Path, counts=(4, 4, 2, 2)) -> Path:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for (name, _), n in zip(torchvision.datasets.MNIST.resources, counts):
+        _write_idx(raw / name.removesuffix(".gz"), np.zeros((n, 28, 28) if "images" in name else (n,)))
+    return raw
+
+
+def test_extracted_idx_files_are_read(tmp_path):
+    _plain_mnist(tmp_path, counts=(10, 10, 10, 10))
+    splits = load_splits("mnist", data_dir=tmp_path, allow_download=False)
+    assert len(splits.train) + len(splits.val) == 10 and len(splits.test) == 10
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("count", r"the train images and labels files must hold N images \(N,H,W\) and N labels, not \(4, 28, 28\) "
+              r"and \(3,\)"),
+    ("header", "t10k-labels-idx1-ubyte is not an IDX file"),
+    ("unreadable", r"t10k-images-idx3-ubyte.gz cannot be read \(IsADirectoryError"),
+])
+def test_damaged_idx_files_are_one_line(tmp_path, damage, message):
+    raw = _plain_mnist(tmp_path, counts=(4, 3, 2, 2) if damage == "count" else (4, 4, 2, 2))
+    if damage == "header":
+        (raw / "t10k-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 200, 0, 0, 0, 2]))
+    if damage == "unreadable":
+        (raw / "t10k-images-idx3-ubyte.gz").mkdir()
+    with pytest.raises(DatasetError, match=message) as info:
+        load_splits("mnist", data_dir=tmp_path, allow_download=False)
+    assert "\n" not in str(info.value)
+
+
+def test_partial_cifar_folder_falls_back_to_the_npz(tmp_path):
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "data_batch_1").write_bytes(b"partial")
+    _npz(tmp_path / "cifar10.npz", shape=(32, 32, 3))
+    assert len(load_splits("cifar10", data_dir=tmp_path, allow_download=False).test) == 20
+
+
+@pytest.mark.parametrize("unreadable", [False, True])
+def test_corrupt_or_unreadable_cifar_batches_are_one_line(tmp_path, monkeypatch, unreadable):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    cls = torchvision.datasets.CIFAR10
+    for name in [n for n, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]:
+        (folder / name).write_bytes(b"garbage")
+    if unreadable:  # as root, permission bits do not stop reads: make torchvision's md5 check hit the error
+        def denied(self):
+            raise PermissionError(13, "Permission denied", str(folder / "data_batch_1"))
+        monkeypatch.setattr(cls, "_check_integrity", denied)
+    reason = "PermissionError: .*Permission denied" if unreadable else "RuntimeError: Dataset not found or corrupted"
+    with pytest.raises(DatasetError, match=f"cifar-10-batches-py cannot be read \\({reason}") as info:
+        load_splits("cifar10", data_dir=tmp_path, allow_download=False)
+    assert "\n" not in str(info.value)
 
 
 def test_cli_reports_bad_dataset_in_one_line(tmp_path):
