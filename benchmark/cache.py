@@ -1,7 +1,10 @@
-"""Trained models stored under the hash of their full config; a second request loads instead of training.
+"""Trained models stored under the hash of their config; a second request loads instead of training.
 
-Layout: ``<cache>/models/<hash>/{config.json, init.pt, trained.pt, metrics.json}``. A directory is written
-under a temporary name and renamed into place, so a crash never leaves half an entry behind.
+Layout: ``<cache>/models/<hash>/{config.json, init.pt, trained.pt, metrics.json}``. An entry is built under
+an inter-process lock (``<cache>/models/.locks/<hash>.lock``): a second process asking for the same config
+waits for the first and then loads its result. The directory is written under a temporary name and renamed
+into place, so a crash never leaves half an entry behind. The cache directory is checked for writability
+before any training, so an unwritable cache costs no training time.
 """
 
 from __future__ import annotations
@@ -11,15 +14,26 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from filelock import FileLock
 from torch import nn
 
 from benchmark.config import TrainConfig
+from benchmark.errors import TicketbenchError
 from benchmark.training import State, fit, fresh_model
 from datasets import DataSplits, cache_dir
+from datasets.errors import describe
+
+ENTRY_FILES = ("config.json", "init.pt", "trained.pt", "metrics.json")
+
+
+class CacheError(TicketbenchError):
+    """The cache directory cannot be created or written."""
 
 
 @dataclass
@@ -39,37 +53,75 @@ def model_dir(config: TrainConfig, root: Path | None = None) -> Path:
     return (root or cache_dir()) / "models" / config.hash
 
 
+def ensure_writable(directory: Path) -> None:
+    """Create ``directory`` if needed, or raise a one-line :class:`CacheError` if it cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(f"cannot create the cache directory {directory} ({describe(exc)}); "
+                         f"point TICKETBENCH_CACHE at a writable directory") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CacheError(f"the cache directory {directory} is not writable; "
+                         f"point TICKETBENCH_CACHE at a writable directory")
+
+
+@contextmanager
+def entry_lock(target: Path) -> Iterator[None]:
+    """Hold the inter-process lock of the cache entry ``target`` (checking first that the cache is writable)."""
+    locks = target.parent / ".locks"
+    ensure_writable(locks)
+    with FileLock(locks / f"{target.name}.lock"):
+        yield
+
+
 def atomic_directory(target: Path, write) -> None:
-    """Call ``write(tmp_dir)`` and rename the result to ``target`` (first writer wins)."""
+    """Call ``write(tmp_dir)`` and rename the result to ``target``; if ``target`` appeared meanwhile, keep it."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         write(tmp)
-        os.replace(tmp, target) if not target.exists() else shutil.rmtree(tmp)
-    except BaseException:
+        os.replace(tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+
+def is_complete(path: Path) -> bool:
+    """True when the model entry at ``path`` holds every file."""
+    return all((path / name).is_file() for name in ENTRY_FILES)
 
 
 def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = None,
                 progress: bool = False) -> TrainedModel:
-    """Load the model for ``config`` from the cache, training and storing it first if it is missing."""
+    """Load the model for ``config`` from the cache, training and storing it first if it is missing.
+
+    Concurrent callers with the same config train once: the others wait on the entry's lock, then load.
+    """
     path = model_dir(config, root)
-    if not (path / "trained.pt").exists():
-        result = fit(config, splits, progress=progress)
-        metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy, "history": result.history}
-
-        def write(tmp: Path) -> None:
-            (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-            torch.save(result.init_state, tmp / "init.pt")
-            torch.save(result.model.state_dict(), tmp / "trained.pt")
-            (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-
-        atomic_directory(path, write)
-        return TrainedModel(config, result.model, result.init_state, metrics, path, from_cache=False)
+    if not is_complete(path):
+        with entry_lock(path):
+            if not is_complete(path):
+                shutil.rmtree(path, ignore_errors=True)  # a damaged entry (files deleted by hand)
+                return _train_and_store(config, splits, path, progress)
     model = fresh_model(config, splits)
     model.load_state_dict(torch.load(path / "trained.pt", weights_only=True))
     model.eval()
     init_state = torch.load(path / "init.pt", weights_only=True)
     metrics = json.loads((path / "metrics.json").read_text())
     return TrainedModel(config, model, init_state, metrics, path, from_cache=True)
+
+
+def _train_and_store(config: TrainConfig, splits: DataSplits, path: Path, progress: bool) -> TrainedModel:
+    result = fit(config, splits, progress=progress)
+    metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy, "history": result.history}
+
+    def write(tmp: Path) -> None:
+        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        torch.save(result.init_state, tmp / "init.pt")
+        torch.save(result.model.state_dict(), tmp / "trained.pt")
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+
+    atomic_directory(path, write)
+    return TrainedModel(config, result.model, result.init_state, metrics, path, from_cache=False)
