@@ -45,7 +45,7 @@ def configure_threads(workers: int = 1, cores: int | None = None) -> int:
 
 
 def default_threads() -> int:
-    """The CLI's default ``--threads``: the available cores that other processes leave idle, at least 1.
+    """The CLI's default number of torch threads: the available cores other processes leave idle, at least 1.
 
     "Idle" is the cores minus the one-minute load average (where the OS reports one), so a lone run on an
     idle machine uses every core and a run beside busy processes does not oversubscribe the cores.
