@@ -45,11 +45,10 @@ def configure_threads(workers: int = 1, cores: int | None = None) -> int:
 
 
 def default_threads() -> int:
-    """The CLI's default number of torch threads: the available cores other processes leave idle, at least 1.
+    """The CLI's default number of torch threads: 1.
 
-    "Idle" is the cores minus the one-minute load average (where the OS reports one), so a lone run on an
-    idle machine uses every core and a run beside busy processes does not oversubscribe the cores.
+    One thread never oversubscribes a shared machine, and a fixed count keeps results independent of the load
+    at start-up (a thread count that followed the load average would change reductions' summation order, and
+    with it the bits of a trained model). ``--torch-threads`` raises it for a machine the run has to itself.
     """
-    cores = available_cores()
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, round(cores - busy))
+    return 1

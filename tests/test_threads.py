@@ -41,8 +41,9 @@ def test_configure_threads_sets_torch_and_can_be_called_again(restore_threads):
     assert configure_threads(workers=1, cores=2) == 2 and torch.get_num_threads() == 2  # inter-op now fixed
 
 
-@pytest.mark.parametrize("load, expected", [(0.0, 4), (1.4, 3), (3.6, 1), (9.0, 1)])
-def test_default_threads_leaves_busy_cores_alone(monkeypatch, load, expected):
+@pytest.mark.parametrize("load", [0.0, 3.6])
+def test_default_threads_is_fixed_whatever_the_load(monkeypatch, load):
+    """A load-dependent count would make a model's bits depend on what else ran at start-up."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
-    assert default_threads() == expected
+    assert default_threads() == 1
