@@ -1,0 +1,30 @@
+"""The column contract of ``benchmark.report`` as code: which columns each stage's rows must carry."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from benchmark.report import ReportError
+
+KEYS = ("model", "dataset", "seed", "method", "point")
+REQUIRED = {
+    "train": ("test_accuracy", "parameters", "units"),
+    "evaluate": ("dense_accuracy", "pruned_accuracy", "neurons_removed", "params_removed"),
+    "retrain": ("retrained_accuracy", "neurons_removed", "params_removed"),
+    "transfer": ("target_dataset", "transfer_accuracy", "control", "neurons_removed", "params_removed"),
+}
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units")}
+
+
+def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """The successful rows of ``stage`` with exactly the contract's columns (absent optional ones are NaN)."""
+    columns = [*KEYS, *REQUIRED[stage], *OPTIONAL.get(stage, ())]
+    if "stage" not in frame:
+        return pd.DataFrame(columns=columns)
+    rows = frame[frame["stage"] == stage]
+    if "status" in rows:
+        rows = rows[rows["status"] == "ok"]
+    missing = [column for column in (*KEYS, *REQUIRED[stage]) if column not in rows]
+    if missing and not rows.empty:
+        raise ReportError(f"{stage} rows lack the columns {', '.join(missing)}; see the contract in benchmark.report")
+    return rows.reindex(columns=columns).reset_index(drop=True)
