@@ -1,22 +1,27 @@
-"""ReLU formulations of the OAMIP model, kept apart from the layer maps.
+"""Activations of the OAMIP model in a registry, :data:`ACTIVATIONS`, kept apart from the layer maps.
 
-With pre-activation ``a`` in ``[L, U]``, ``Ubar = max(U, 0)`` and a unit score ``s`` (or none):
+ReLU, with pre-activation ``a`` in ``[L, U]``, ``Ubar = max(U, 0)`` and a unit score ``s`` (or none), is the
+big-M encoding of ``h = ReLU(g)`` for the shifted pre-activation ``g = a - (1-s)*Ubar``:
 
-    h >= 0,  h <= v*Ubar,  h >= a - (1-s)*Ubar,  h <= a - (1-v)*L - (1-s)*Ubar,   v in {0,1} (or [0,1])
+    h >= 0,  h <= v*Ubar,  h >= g,  h <= g - (1-v)*L_g,   v in {0,1} (or [0,1])
 
+where ``L_g`` is a lower bound of ``g``: ``L`` itself under the official code's dense bounds (valid for s=1
+only), or ``L - Ubar`` when the bounds must hold for every score in [0,1] (``bounds="pruned"``).
 Stable units need no indicator, and this is exact, relaxed or not:
 * ``U <= 0``: ``h = 0`` and ``L <= a <= 0``;
-* ``L >= 0``: ``h = a - (1-s)*U`` and ``0 <= h <= U`` (``v = 1`` is forced).
+* ``L_g >= 0``: ``h = g`` and ``0 <= g <= U`` (``v = 1`` is forced).
 A scored layer that feeds a linear layer directly (conv into BatchNorm) uses the code's linear shift
-``x = a - (1-s)*U`` with the raw ``U``.
+``x = a - (1-s)*U`` with the raw ``U`` (see :func:`score_shift`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import nn
 
 from benchmark.mip.affine import Affine, Builder
 
@@ -51,10 +56,15 @@ def score_shift(a: Affine, score_ids: np.ndarray, magnitude: torch.Tensor) -> Af
 
 
 def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, relaxed: bool,
-         score_ids: np.ndarray | None = None) -> tuple[Affine, ReluCounts]:
-    """Encode ``h = ReLU(a - (1-s)*Ubar)`` (or plain ReLU when ``score_ids`` is None); returns ``h``."""
+         score_ids: np.ndarray | None = None, pruned_bounds: bool = False) -> tuple[Affine, ReluCounts]:
+    """Encode ``h = ReLU(a - (1-s)*Ubar)`` (or plain ReLU when ``score_ids`` is None); returns ``h``.
+
+    ``[lower, upper]`` bound ``a``; with ``pruned_bounds`` the shifted pre-activation is bounded below by
+    ``lower - Ubar`` (its value at s=0), so no score is forced away from 0."""
     ubar = upper.clamp_min(0)
     g = score_shift(a, score_ids, ubar) if score_ids is not None else a
+    if score_ids is not None and pruned_bounds:
+        lower = lower - ubar
     flat_l, flat_u = lower.reshape(-1), upper.reshape(-1)
     inactive = flat_u <= 0
     active = (flat_l >= 0) & ~inactive
@@ -95,3 +105,26 @@ def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, 
     new_coef = h.coef.new_zeros((n, h.const.numel()))  # unstable elements are zero in h (only active kept)
     new_coef[torch.arange(n), idx] = 1.0
     return h.extend(h_ids, new_coef.view(n, *h.const.shape)), counts
+
+
+def _relu_interval(lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    return lower.clamp_min(0), upper.clamp_min(0)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """How one activation type is bounded and encoded.
+
+    ``interval(lower, upper)`` maps input bounds to output bounds. ``magnitude(upper)`` is what a unit's score
+    subtracts, times ``1-s``, from the activation's input. ``encode(builder, a, lower, upper, relaxed, score_ids,
+    pruned_bounds)`` adds the constraints and returns the output expression and the stability counts.
+    """
+
+    interval: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    magnitude: Callable[[torch.Tensor], torch.Tensor]
+    encode: Callable[..., tuple[Affine, ReluCounts]]
+
+
+ACTIVATIONS: dict[type, Activation] = {
+    nn.ReLU: Activation(_relu_interval, lambda upper: upper.clamp_min(0), relu),
+}

@@ -1,8 +1,10 @@
-"""Encode a trained network on a batch of images into the OAMIP model: scores, ReLUs, logits.
+"""Encode a trained network on a batch of images into the OAMIP model: scores, activations, logits.
 
-Walks a flat ``nn.Sequential``. Every prunable layer (Linear or Conv2d but the last) gets one score per unit,
-shared by all samples. A scored layer followed by ReLU uses the scored ReLU; one followed by anything else
-uses the linear shift. Each sample is encoded separately on dense affine expressions (see ``affine.py``).
+Walks a flat ``nn.Sequential`` whose modules are looked up in ``LINEAR_MAPS`` or ``ACTIVATIONS`` (anything else
+is refused before the SCIP model is built). Every prunable layer (Linear or Conv2d but the last) gets one score
+per unit, shared by all samples. A scored layer followed by an activation uses the scored activation; one
+followed by anything else uses the linear shift. Each sample is encoded separately on dense affine expressions
+(see ``affine.py``).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from benchmark.mip.activations import ReluCounts, relu, score_shift
+from benchmark.mip.activations import ACTIVATIONS, ReluCounts, score_shift
 from benchmark.mip.affine import Affine, Builder
 from benchmark.mip.bounds import interval_bounds
-from benchmark.mip.layers import linear_map
+from benchmark.mip.layers import LINEAR_MAPS, check_supported, following_activation
 from benchmark.models import prunable_layers
 
 
@@ -32,15 +34,6 @@ class EncodedNetwork:
     relu_counts: ReluCounts = field(default_factory=ReluCounts)
 
 
-def _next_relu(children: list[tuple[str, nn.Module]], position: int) -> int | None:
-    """Position of the ReLU that directly follows ``position`` (Dropouts in between are no-ops), if any."""
-    for later in range(position + 1, len(children)):
-        module = children[later][1]
-        if not isinstance(module, nn.Dropout):
-            return later if isinstance(module, nn.ReLU) else None
-    return None
-
-
 def _input_bounds(bounds, position: int, box, n: int):
     """Bounds of the input of the module at ``position`` for sample ``n`` (the input box at position 0)."""
     if position == 0:
@@ -50,13 +43,15 @@ def _input_bounds(bounds, position: int, box, n: int):
 
 @torch.no_grad()
 def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
-                   scored: list[str] | None = None,
-                   input_box: tuple[torch.Tensor, torch.Tensor] | None = None) -> EncodedNetwork:
+                   scored: list[str] | None = None, input_box: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   bounds: str = "dense") -> EncodedNetwork:
     """Build score variables and the per-sample constraints of ``model`` on ``inputs``.
 
     ``scored`` names the layers that get scores (default: the model's prunable layers). Bounds come from
-    interval propagation of ``input_box`` (default ``inputs +- epsilon``).
+    interval propagation of ``input_box`` (default ``inputs +- epsilon``): of the dense network
+    (``bounds="dense"``) or valid for every score in [0,1] (``"pruned"``).
     """
+    check_supported(model)
     net = copy.deepcopy(model).double().eval()
     x = inputs.double()
     box = (x - epsilon, x + epsilon) if input_box is None else (input_box[0].double(), input_box[1].double())
@@ -65,29 +60,31 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
     encoded = EncodedNetwork(builder, {}, dict(layers))
     for name, layer in layers.items():
         encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}", start=1.0)
-    bounds = interval_bounds(net, *box)
+    pruned = bounds == "pruned"
+    layer_bounds = interval_bounds(net, *box, scored=encoded.scores if pruned else ())
     children = list(net.named_children())
     for n in range(len(x)):
         h = Affine.constant(x[n])
-        absorbed: set[int] = set()  # ReLUs already encoded together with their scored layer
+        absorbed: set[int] = set()  # activations already encoded together with their scored layer
         for position, (name, module) in enumerate(children):
             if position in absorbed:
                 continue
-            lower, upper = bounds[position][0][n], bounds[position][1][n]
-            if isinstance(module, nn.ReLU):  # a ReLU needs the bounds of its input, not of its output
-                lower, upper = _input_bounds(bounds, position, box, n)
-                h, counts = relu(builder, h, lower, upper, relaxed)
+            if type(module) in ACTIVATIONS:  # an activation needs the bounds of its input, not of its output
+                lower, upper = _input_bounds(layer_bounds, position, box, n)
+                h, counts = ACTIVATIONS[type(module)].encode(builder, h, lower, upper, relaxed)
                 encoded.relu_counts.add(counts)
                 continue
-            op = linear_map(module, position, name)
+            op = LINEAR_MAPS[type(module)]
             h = h.map(lambda t, m=module, o=op: o.affine(m, t, True), lambda t, m=module, o=op: o.affine(m, t, False))
             if name not in encoded.scores:
                 continue
-            relu_position = _next_relu(children, position)
-            if relu_position is not None:
-                h, counts = relu(builder, h, lower, upper, relaxed, encoded.scores[name])
+            lower, upper = layer_bounds[position][0][n], layer_bounds[position][1][n]
+            activation = following_activation(children, position)
+            if activation is not None:
+                encode = ACTIVATIONS[type(children[activation][1])].encode
+                h, counts = encode(builder, h, lower, upper, relaxed, encoded.scores[name], pruned)
                 encoded.relu_counts.add(counts)
-                absorbed.add(relu_position)
+                absorbed.add(activation)
             else:
                 h = score_shift(h, encoded.scores[name], upper)
         encoded.logits.append(h)
