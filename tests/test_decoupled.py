@@ -2,15 +2,19 @@
 
 import concurrent.futures
 import multiprocessing
+from collections import OrderedDict
 
 import pytest
 import torch
+from torch import nn
 
 from benchmark.config import TrainConfig
+from benchmark.errors import ConfigError
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import blocks, make_heads, score_decoupled, train_heads
 from benchmark.mip.scorer import check_encoding
 from benchmark.models import prunable_layers
+from benchmark.records import SolverStats
 from benchmark.training import fit
 
 
@@ -44,9 +48,38 @@ def test_parallel_sub_mips_match_sequential_and_cover_every_layer(small_vgg, mni
     for name, layer in prunable_layers(model).items():
         assert torch.equal(parallel.scores[name], sequential.scores[name])
         assert parallel.mask[name].shape == (layer.weight.shape[0],)
-        guarded = name in parallel.stats["empty_layer_guard"]
+        guarded = name in parallel.solver.empty_layer_guard
         assert torch.equal(parallel.mask[name], parallel.scores[name] >= 0.3) or guarded
-    assert len(parallel.stats["blocks"]) == 13
+    assert len(parallel.blocks) == 13
+    total = parallel.solver
+    assert total.binaries == sum(b.binaries for b in parallel.blocks) and total.threshold == 0.3
+    assert total.solve_seconds == pytest.approx(sum(b.solve_seconds for b in parallel.blocks))
+    assert total.status == "+".join(sorted({b.status for b in parallel.blocks}))
+    assert total.gap == max(b.gap for b in parallel.blocks)
+
+
+def _stats(status: str, warnings=()) -> SolverStats:
+    return SolverStats(status=status, primal_bound=0.0, dual_bound=0.0, gap=0.0, nodes=0, lp_iterations=0,
+                       solve_seconds=0.0, build_seconds=0.0, variables=0, binaries=0, constraints=0,
+                       binaries_before_stable_removal=0, binaries_after_stable_removal=0, stable_inactive=0,
+                       stable_active=0, rows_emitted=0, scip_version="", pyscipopt_version="",
+                       dense_start_accepted=True, threshold=0.0, warnings=tuple(warnings))
+
+
+def test_block_warnings_name_their_block():
+    from benchmark.mip.decoupled import combine
+
+    total = combine([_stats("optimal"), _stats("timelimit", ["time limit hit"])], 0.3, ["conv1"])
+    assert total.warnings == ("block 1: time limit hit",) and total.status == "optimal+timelimit"
+    assert total.empty_layer_guard == ("conv1",) and total.threshold == 0.3
+
+
+def test_max_pooling_is_refused_before_any_work():
+    net = nn.Sequential(OrderedDict([("conv1", nn.Conv2d(3, 4, 3)), ("relu1", nn.ReLU()), ("pool", nn.MaxPool2d(2)),
+                                     ("conv2", nn.Conv2d(4, 4, 3)), ("relu2", nn.ReLU()), ("flat", nn.Flatten()),
+                                     ("out", nn.Linear(4 * 13 * 13, 10))]))
+    with pytest.raises(ConfigError, match=r"unsupported layer MaxPool2d at position 2 \('pool'\)"):
+        make_heads(net, (3, 32, 32), 10)
 
 
 def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small, monkeypatch):
@@ -58,8 +91,7 @@ def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small, monkey
 
     def capture(layers, inputs, labels, box, config, keep):
         widths.setdefault(config.block_bounds, []).append(float((box[1] - box[0]).max()))
-        return MIPResult({k: torch.ones(1) for k in keep}, {}, {"solve_seconds": 0, "build_seconds": 0,
-                                                                 "status": "skipped"})
+        return MIPResult({k: torch.ones(1) for k in keep}, {}, _stats("skipped"))
 
     monkeypatch.setattr(decoupled, "_solve_block", capture)
     model, heads = small_vgg

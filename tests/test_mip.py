@@ -1,3 +1,4 @@
+import dataclasses
 from collections import OrderedDict
 
 import pyscipopt
@@ -6,11 +7,13 @@ import torch
 from torch import nn
 
 from benchmark.errors import ConfigError, SolverError
+from benchmark.methods import ScoringContext, prune
 from benchmark.mip.bounds import interval_bounds
-from benchmark.mip.config import MIPConfig, default_threshold
+from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import build_model, check_encoding, score_network
 from benchmark.models import build_model as build_net
 from benchmark.models import prunable_layers
+from benchmark.records import SolverStats
 
 
 def test_self_check_fc3_real_images(trained_fc3, mip_batch):
@@ -51,9 +54,9 @@ def test_only_unstable_relus_get_binaries(trained_lenet, mip_batch):
     relu_inputs = [bounds[i - 1] for i, m in enumerate(model.children()) if isinstance(m, nn.ReLU)]
     unstable = sum(int(((lo < 0) & (hi > 0)).sum()) for lo, hi in relu_inputs)
     total = sum(lo.numel() for lo, _ in relu_inputs)
-    assert result.stats["binaries_after_stable_removal"] == unstable
-    assert result.stats["binaries_before_stable_removal"] == total == 10 * (6 * 28 * 28 + 16 * 10 * 10 + 120 + 84)
-    assert result.stats["binaries"] == unstable
+    assert result.solver.binaries_after_stable_removal == unstable
+    assert result.solver.binaries_before_stable_removal == total == 10 * (6 * 28 * 28 + 16 * 10 * 10 + 120 + 84)
+    assert result.solver.binaries == unstable
 
 
 def test_scores_mask_and_stats(trained_lenet, mip_batch):
@@ -63,10 +66,13 @@ def test_scores_mask_and_stats(trained_lenet, mip_batch):
         s = result.scores[name]
         assert s.shape == (layer.weight.shape[0],) and 0 <= s.min() and s.max() <= 1
         assert torch.equal(result.mask[name], s >= 0.2)
-    for key in ("status", "primal_bound", "dual_bound", "gap", "nodes", "lp_iterations", "variables", "binaries",
-                "constraints", "build_seconds", "solve_seconds", "scip_version", "pyscipopt_version"):
-        assert key in result.stats
-    assert result.stats["status"] in ("optimal", "gaplimit") and result.stats["dense_start_accepted"]
+    solver = result.solver
+    assert solver.status in ("optimal", "gaplimit") and solver.dense_start_accepted
+    assert solver.primal_bound >= solver.dual_bound - 1e-6 and solver.nodes >= 1 and solver.lp_iterations > 0
+    assert solver.variables > solver.binaries and solver.constraints > 0 and solver.rows_emitted > 0
+    assert solver.build_seconds > 0 and solver.solve_seconds > 0
+    assert solver.scip_version and solver.pyscipopt_version == pyscipopt.__version__
+    assert solver.threshold == 0.2 and solver.empty_layer_guard == () and solver.warnings == ()
     assert sum(int(m.sum()) for m in result.mask.values()) < 226  # something is pruned
 
 
@@ -92,11 +98,15 @@ def test_hand_checked_dead_neuron_scores_zero_and_needed_neurons_stay():
 
 
 def test_empty_layer_guard_keeps_best_unit_and_is_recorded():
+    """Every hidden unit is dead on the batch, so pruning all of them is free: the guard must keep one."""
+    net = _dead_neuron_net()
+    with torch.no_grad():
+        net.fc1.bias.fill_(-5.0)
     x, y = torch.tensor([[1.0, 0.2], [0.1, 1.0]]), torch.tensor([0, 1])
-    result = score_network(_dead_neuron_net(), x, y, MIPConfig(loss="margin", lam=0.01), threshold=1.0)
-    assert int(result.mask["fc1"].sum()) >= 1
-    if not any(s >= 1.0 for s in result.scores["fc1"].tolist()):
-        assert result.stats["empty_layer_guard"] == ["fc1"]
+    result = score_network(net, x, y, MIPConfig(loss="margin"), threshold=0.1)
+    assert result.scores["fc1"].tolist() == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)
+    assert result.mask["fc1"].tolist() == [True, False, False]  # the best-scored (first of the ties) is kept
+    assert result.solver.empty_layer_guard == ("fc1",)
 
 
 def test_sum_largest_aggregation_matches_its_definition(trained_fc3, mip_batch):
@@ -112,13 +122,52 @@ def test_sum_largest_aggregation_matches_its_definition(trained_fc3, mip_batch):
 
 def test_relaxed_has_no_binaries(trained_lenet, mip_batch):
     result = score_network(trained_lenet[1].model, *mip_batch, MIPConfig(loss="margin", relaxed=True), threshold=0.2)
-    assert result.stats["binaries"] == 0 and result.stats["binaries_after_stable_removal"] == 0
+    assert result.solver.binaries == 0 and result.solver.binaries_after_stable_removal == 0
 
 
-def test_time_limit_keeps_incumbent_and_records_status(trained_fc3, mip_batch):
-    result = score_network(trained_fc3[1].model, *mip_batch, MIPConfig(loss="ce", time_limit=1.0), threshold=0.1)
-    assert result.stats["status"] == "timelimit" and result.stats["gap"] > 0
-    assert all(m.any() for m in result.mask.values())
+def _unstable_net():
+    """A random 8-16-16-4 ReLU net; with a wide input box most ReLUs are unstable and branching is needed."""
+    torch.manual_seed(0)
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(8, 16)), ("relu1", nn.ReLU()), ("fc2", nn.Linear(16, 16)),
+                                     ("relu2", nn.ReLU()), ("out", nn.Linear(16, 4))]))
+    return net, torch.rand(8, 8), torch.arange(8) % 4
+
+
+def test_node_limit_keeps_the_incumbent_and_records_status():
+    net, x, y = _unstable_net()
+    config = MIPConfig(loss="margin", epsilon=0.3, n_samples=8, node_limit=1)
+    result = score_network(net, x, y, config, threshold=0.1)
+    solver = result.solver
+    assert solver.status == "nodelimit" and solver.nodes == 1 and solver.gap > 0
+    with torch.no_grad():
+        z = net(x)
+    hinge = (1 + z.scatter(1, y[:, None], -torch.inf).max(1).values - z.gather(1, y[:, None])[:, 0]).clamp_min(0)
+    dense_start = config.lam * float(hinge.mean()) - 2.0  # each layer term is (1/16) sum (1 - 2) = -1 at s = 1
+    assert solver.primal_bound < dense_start - 0.1  # SCIP's improved incumbent is what comes back
+    assert sum(int(m.sum()) for m in result.mask.values()) < 32 and solver.warnings == ()
+
+
+def test_solver_limits_and_seed_reach_scip():
+    config = MIPConfig(loss="margin", time_limit=12.5, node_limit=7, gap=0.01, solver_seed=3)
+    encoded, _ = build_model(_dead_neuron_net(), torch.rand(2, 2), torch.tensor([0, 1]), config)
+    params = encoded.builder.model.getParams()
+    assert (params["limits/time"], params["limits/nodes"], params["limits/gap"]) == (12.5, 7, 0.01)
+    assert params["randomization/randomseedshift"] == 3
+
+
+def test_limit_hit_on_the_dense_start_warns_that_nothing_is_pruned():
+    net, x, y = _unstable_net()
+    stopped = score_network(net, x, y, MIPConfig(loss="margin", epsilon=0.3, n_samples=8, node_limit=0), 0.1)
+    assert stopped.solver.status == "nodelimit"
+    assert all(m.all() for m in stopped.mask.values())
+    assert stopped.solver.warnings == ("node limit hit before SCIP improved on the dense start: nothing is pruned; "
+                                       "raise --node-limit",)
+    solved = score_network(_dead_neuron_net(), *_two_samples(), MIPConfig(loss="margin"), threshold=0.1)
+    assert solved.solver.status == "optimal" and solved.solver.warnings == ()
+
+
+def _two_samples():
+    return torch.tensor([[1.0, 0.2], [0.1, 1.0]]), torch.tensor([0, 1])
 
 
 def test_infeasible_model_is_a_one_line_solver_error(trained_fc3, mip_batch):
@@ -132,11 +181,22 @@ def test_infeasible_model_is_a_one_line_solver_error(trained_fc3, mip_batch):
         solve(encoded.builder.model, config)
 
 
-def test_unsupported_layer_is_named_with_its_position(mip_batch):
-    net = nn.Sequential(OrderedDict([("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()), ("pool", nn.MaxPool2d(2)),
-                                     ("flat", nn.Flatten()), ("out", nn.Linear(4 * 15 * 15, 10))]))
-    with pytest.raises(ConfigError, match=r"unsupported layer MaxPool2d at position 2 \('pool'\)"):
+@pytest.mark.parametrize("module,message", [
+    (nn.MaxPool2d(2), r"unsupported layer MaxPool2d at position 2 \('pool'\)"),
+    (nn.Sigmoid(), r"unsupported layer Sigmoid at position 2 \('pool'\)"),
+    (nn.Conv2d(4, 4, 1, padding_mode="reflect"), r"unsupported Conv2d padding_mode='reflect' at position 2"),
+])
+def test_unsupported_module_is_one_line_before_any_scip_model(mip_batch, monkeypatch, module, message):
+    net = nn.Sequential(OrderedDict([("conv", nn.Conv2d(3, 4, 3)), ("relu", nn.ReLU()), ("pool", module),
+                                     ("flat", nn.Flatten()), ("out", nn.Linear(4, 10))]))  # never run
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a SCIP model was built before the network was checked")
+
+    monkeypatch.setattr(pyscipopt, "Model", no_model)
+    with pytest.raises(ConfigError, match=message) as error:
         score_network(net, *mip_batch, MIPConfig(loss="margin"), threshold=0.1)
+    assert "\n" not in str(error.value) and "the MIP encodes Linear, Conv2d" in str(error.value)
 
 
 def test_export_formats(trained_fc3, mip_batch, tmp_path):
@@ -147,7 +207,7 @@ def test_export_formats(trained_fc3, mip_batch, tmp_path):
     reread = pyscipopt.Model()
     reread.hideOutput()
     reread.readProblem(str(tmp_path / "fc3.mps"))
-    assert reread.getNVars() == result.stats["variables"]
+    assert reread.getNVars() == result.solver.variables
     assert (tmp_path / "fc3.cip").stat().st_size > 0
     with pytest.raises(ConfigError, match="export to .cip"):
         score_network(model, x, y, MIPConfig(loss="ce"), 0.1, export_path=tmp_path / "fc3.lp")
@@ -160,14 +220,61 @@ def test_same_seed_same_scores(trained_lenet, mip_batch):
     assert all(torch.equal(a.scores[k], b.scores[k]) for k in a.scores)
 
 
-def test_config_validation_and_thresholds():
-    with pytest.raises(ConfigError, match="unknown loss"):
-        MIPConfig(loss="hinge2")
-    with pytest.raises(ConfigError, match="threshold must be at most 1"):
-        MIPConfig(threshold=1.5)
+@pytest.mark.parametrize("changes,message", [
+    ({"loss": "hinge2"}, "unknown loss 'hinge2'; choose one of: ce, margin"),
+    ({"bounds": "loose"}, "unknown bounds 'loose'; choose one of: dense, pruned"),
+    ({"node_limit": -2}, "node_limit must be -1"),
+])
+def test_config_refuses_bad_values_in_one_line(changes, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        MIPConfig(**changes)
+    assert "\n" not in str(error.value)
+
+
+def test_config_defaults_help_texts_and_presets():
+    config = MIPConfig()
+    assert (config.bounds, config.node_limit) == ("dense", -1)
+    assert not hasattr(config, "threshold")  # tau is the target (benchmark.methods.Target), not a MIP setting
     assert MIPConfig.preset("reference-code").aggregation == "sum_largest"
-    assert (default_threshold("fc3", "mnist"), default_threshold("lenet5", "mnist"),
-            default_threshold("lenet5", "cifar10")) == (0.1, 0.2, 0.3)
+    assert not hasattr(MIPConfig, "replace")
+    for f in dataclasses.fields(MIPConfig):
+        assert len(f.metadata["help"]) > 20, f.name
+    helps = {f.name: f.metadata["help"] for f in dataclasses.fields(MIPConfig)}
+    assert "seconds" in helps["time_limit"] and "-1" in helps["node_limit"]
+    assert {f.name: f.metadata.get("choices") for f in dataclasses.fields(MIPConfig) if "choices" in f.metadata} == {
+        "loss": ("ce", "margin"), "aggregation": ("sum", "sum_largest"), "conv_normaliser": ("filters", "filters_k2"),
+        "bounds": ("dense", "pruned"), "block_bounds": ("network", "local")}
+
+
+@pytest.mark.parametrize("model_name,dataset,expected", [("fc3", "mnist", 0.1), ("lenet5", "fashion-mnist", 0.2),
+                                                         ("fc3", "cifar10", 0.3)])
+def test_unset_threshold_is_the_papers_for_model_and_dataset(model_name, dataset, expected):
+    ctx = ScoringContext(batch=_two_samples(), model_name=model_name, dataset=dataset,
+                         options=MIPConfig(loss="margin", n_samples=2))
+    result = prune("mip", _dead_neuron_net(), ctx)
+    assert result.stats["threshold"] == expected
+    assert torch.equal(result.mask["fc1"], result.scores.values["fc1"] >= expected)
+    assert set(result.scores.stats) == {f.name for f in dataclasses.fields(SolverStats)} | {"config"}
+
+
+def test_unset_threshold_for_a_dataset_without_paper_defaults_is_one_line():
+    ctx = ScoringContext(batch=_two_samples(), model_name="fc3", dataset="svhn",
+                         options=MIPConfig(loss="margin", n_samples=2))
+    with pytest.raises(ConfigError, match="no paper defaults for dataset 'svhn'"):
+        prune("mip", _dead_neuron_net(), ctx)
+
+
+def test_solver_stats_as_dict_is_plain():
+    stats = SolverStats(status="optimal", primal_bound=1.0, dual_bound=1.0, gap=0.0, nodes=1, lp_iterations=2,
+                        solve_seconds=0.1, build_seconds=0.2, variables=3, binaries=0, constraints=4,
+                        binaries_before_stable_removal=5, binaries_after_stable_removal=0, stable_inactive=2,
+                        stable_active=3, rows_emitted=4, scip_version="10", pyscipopt_version="6",
+                        dense_start_accepted=True, threshold=0.1, empty_layer_guard=("fc1",), warnings=("w",))
+    plain = stats.as_dict()
+    assert plain["empty_layer_guard"] == ["fc1"] and plain["warnings"] == ["w"] and plain["nodes"] == 1
+    assert list(plain) == [f.name for f in dataclasses.fields(SolverStats)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stats.status = "x"
 
 
 def test_self_check_covers_stride_padding_groups_adaptive_pool_affine_bn_and_dropout(mip_batch):
@@ -185,3 +292,4 @@ def test_self_check_covers_stride_padding_groups_adaptive_pool_affine_bn_and_dro
     assert check_encoding(net.eval(), mip_batch[0][:4]) < 1e-5
     result = score_network(net, *mip_batch, MIPConfig(loss="margin"), threshold=0.1)
     assert set(result.scores) == {"conv1", "conv2", "fc"}
+    assert check_encoding(net, mip_batch[0][:4], bounds="pruned") < 1e-5

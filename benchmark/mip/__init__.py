@@ -5,8 +5,8 @@ a trained model plus a :class:`~benchmark.methods.ScoringContext` (batch, labels
 give per-layer scores, a mask and statistics.
 """
 
-from benchmark.mip.config import MIPConfig, default_threshold
+from benchmark.mip.config import MIPConfig
 from benchmark.mip.method import MIPMethod, score
 from benchmark.mip.scorer import MIPResult, check_encoding, score_network
 
-__all__ = ["MIPConfig", "MIPMethod", "MIPResult", "check_encoding", "default_threshold", "score", "score_network"]
+__all__ = ["MIPConfig", "MIPMethod", "MIPResult", "check_encoding", "score", "score_network"]

@@ -4,6 +4,7 @@ Preset ``paper`` (the defaults) is the formulation of the paper and issue text: 
 ``(1/n_l) * sum_i (s_i - 2)``, one normaliser per unit (filter), exact binary ReLU indicators.
 Preset ``reference-code`` switches on what the official code (chair-dsgt/mip-for-ann) actually ran:
 ``sum_largest(S-1)`` aggregation, the ``C_out * k^2`` conv normaliser, and relaxed ReLU indicators.
+Every field carries its help text in ``metadata["help"]`` (and its allowed values in ``metadata["choices"]``).
 """
 
 from __future__ import annotations
@@ -16,46 +17,61 @@ from benchmark.errors import ConfigError
 LOSSES = ("ce", "margin")
 AGGREGATIONS = ("sum", "sum_largest")
 CONV_NORMALISERS = ("filters", "filters_k2")
+BOUNDS = ("dense", "pruned")
+BLOCK_BOUNDS = ("network", "local")
 PRESETS = {
     "paper": {},
     "reference-code": {"aggregation": "sum_largest", "conv_normaliser": "filters_k2", "relaxed": True},
 }
 
 
+def _setting(default, help: str, choices: tuple[str, ...] | None = None):
+    metadata = {"help": help} if choices is None else {"help": help, "choices": choices}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class MIPConfig:
-    """Formulation and solver settings; every field is part of the result's hash."""
+    """Formulation and solver settings of one MIP run."""
 
-    loss: str = "ce"  # "ce": exact log-sum-exp cross-entropy (MINLP); "margin": linear multiclass hinge
-    lam: float = 5.0  # weight of the loss term (the official code's -sw)
-    n_samples: int = 10  # images in the MIP batch, cycling through the classes
-    epsilon: float = 1e-5  # input box X +- epsilon for interval bounds
-    relaxed: bool = False  # ReLU indicators continuous in [0,1] (the official experiments ran so)
-    aggregation: str = "sum"  # "sum" over layers, or the reference code's "sum_largest" of S-1 layer terms
-    conv_normaliser: str = "filters"  # n_l = C_out, or the reference code's "filters_k2" = C_out*k_h*k_w
-    margin: float = 1.0  # hinge margin of the "margin" loss
-    threshold: float = -1.0  # prune s < threshold; negative means the paper's default for model/dataset
-    time_limit: float = 600.0  # seconds; on hitting it the best incumbent is used and the status recorded
-    gap: float = 1e-4  # relative gap at which SCIP stops
-    threads: int = 1  # >1 uses SCIP's concurrent solver where the build supports it
-    solver_seed: int = 0  # SCIP's random seed shift
-    # decoupled sub-MIPs: input box of block k>0 from the full network's interval bounds ("network", as the
-    # official code) or the block input's own +- epsilon box ("local", far fewer unstable ReLUs)
-    block_bounds: str = "network"
-    decoupled: bool = False  # one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 route)
-    head_epochs: int = 40  # epochs to fit the auxiliary heads when decoupled
+    loss: str = _setting("ce", "loss term: 'ce' (exact log-sum-exp cross-entropy, nonlinear) or 'margin' "
+                               "(linear multiclass hinge)", LOSSES)
+    lam: float = _setting(5.0, "weight of the loss term against the sparsity term (the official code's -sw)")
+    n_samples: int = _setting(10, "images in the MIP batch, one per class in turn")
+    epsilon: float = _setting(1e-5, "half-width of the input box X +- epsilon the interval bounds start from")
+    relaxed: bool = _setting(False, "make the ReLU indicators continuous in [0,1] (the official experiments did)")
+    aggregation: str = _setting("sum", "sparsity term over layers: 'sum', or the reference code's "
+                                       "'sum_largest' of the S-1 largest layer terms", AGGREGATIONS)
+    conv_normaliser: str = _setting("filters", "n_l of a conv layer: 'filters' (C_out) or the reference code's "
+                                               "'filters_k2' (C_out*k_h*k_w)", CONV_NORMALISERS)
+    margin: float = _setting(1.0, "hinge margin of the 'margin' loss, in logit units")
+    time_limit: float = _setting(600.0, "SCIP time limit in seconds; on hitting it the best incumbent is used")
+    node_limit: int = _setting(-1, "SCIP branch-and-bound node limit (-1: none); on hitting it the best "
+                                   "incumbent is used")
+    gap: float = _setting(1e-4, "relative optimality gap at which SCIP stops")
+    threads: int = _setting(1, "SCIP threads; more than 1 uses the concurrent solver where the build has it")
+    solver_seed: int = _setting(0, "SCIP random seed shift")
+    bounds: str = _setting("dense", "big-M interval bounds: 'dense' (of the unpruned network, as the official "
+                                    "code; they pin hidden pre-activations near the dense ones) or 'pruned' "
+                                    "(valid for every score in [0,1], more binaries)", BOUNDS)
+    block_bounds: str = _setting("network", "decoupled input box of block k>0: 'network' (the full network's "
+                                            "interval bounds, as the official code) or 'local' (the block "
+                                            "input +- epsilon, far fewer unstable ReLUs)", BLOCK_BOUNDS)
+    decoupled: bool = _setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
+                                      "route)")
+    head_epochs: int = _setting(40, "epochs to fit the auxiliary heads when decoupled")
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
-                  (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"),
-                  (self.block_bounds, ("network", "local"), "block_bounds")]
+                  (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"), (self.bounds, BOUNDS, "bounds"),
+                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds")]
         for value, allowed, name in checks:
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
-        if self.threshold > 1.0:
-            raise ConfigError(f"threshold must be at most 1 (scores lie in [0,1]), got {self.threshold}")
         if self.lam <= 0 or self.n_samples < 1 or self.epsilon <= 0 or self.time_limit <= 0 or self.gap < 0:
             raise ConfigError("lam, n_samples, epsilon and time_limit must be positive and gap non-negative")
+        if self.node_limit < -1:
+            raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
 
     @classmethod
     def preset(cls, name: str, **overrides) -> MIPConfig:
@@ -63,14 +79,3 @@ class MIPConfig:
         if name not in PRESETS:
             raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
-
-    def replace(self, **changes) -> MIPConfig:
-        """A copy with ``changes``."""
-        return dataclasses.replace(self, **changes)
-
-
-def default_threshold(model: str, dataset: str) -> float:
-    """The paper's pruning thresholds: 0.1 for FC nets, 0.2 for LeNet-5 on the digit sets, 0.3 for CIFAR-10."""
-    if dataset == "cifar10":
-        return 0.3
-    return 0.2 if model in ("lenet5", "vgg16") else 0.1

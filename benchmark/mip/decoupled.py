@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import dataclasses
 import math
 import multiprocessing
 from collections import OrderedDict
@@ -24,8 +25,10 @@ from torch import nn
 
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
+from benchmark.mip.layers import check_supported
 from benchmark.mip.scorer import MIPResult, score_network
 from benchmark.models import prunable_layers
+from benchmark.records import SolverStats
 from benchmark.selection import threshold_mask
 from datasets import ImageSet, InMemoryLoader, pick_one_per_class
 
@@ -56,11 +59,14 @@ def aux_head(channels: int, spatial: int, num_classes: int) -> nn.Sequential:
     ]))
 
 
-POOLS = (nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.MaxPool2d)
+POOLS = (nn.AvgPool2d, nn.AdaptiveAvgPool2d)  # MaxPool2d is refused: the encoder has no max-pooling
 
 
 def block_spans(model: nn.Sequential) -> list[tuple[int, int]]:
-    """(start, end) of each conv block: from a Conv2d up to the next pooling layer or Conv2d."""
+    """(start, end) of each conv block: from a Conv2d up to the next pooling layer or Conv2d.
+
+    Every decoupled step starts here, so a layer the MIP cannot encode is refused before any work."""
+    check_supported(model)
     children = list(model.children())
     starts = [i for i, m in enumerate(children) if isinstance(m, nn.Conv2d)]
     spans = []
@@ -127,7 +133,24 @@ def _solve_block(layers: nn.Sequential, inputs, labels, box, config: MIPConfig, 
     """Worker: one sub-MIP (thresholding happens globally later)."""
     torch.set_num_threads(1)
     result = score_network(layers, inputs, labels, config, threshold=0.0, input_box=box)
-    return MIPResult({k: result.scores[k] for k in keep}, {}, result.stats)
+    return MIPResult({k: result.scores[k] for k in keep}, {}, result.solver)
+
+
+def combine(parts: list[SolverStats], threshold: float, guarded: list[str]) -> SolverStats:
+    """The sub-MIPs' statistics as one record: counts, bounds and seconds summed, the largest gap, the
+    distinct statuses joined with '+', every warning prefixed by its block number."""
+    def total(name):
+        return sum(getattr(p, name) for p in parts)
+
+    summed = ("primal_bound", "dual_bound", "nodes", "lp_iterations", "solve_seconds", "build_seconds", "variables",
+              "binaries", "constraints", "binaries_before_stable_removal", "binaries_after_stable_removal",
+              "stable_inactive", "stable_active", "rows_emitted")
+    return dataclasses.replace(
+        parts[0], **{name: total(name) for name in summed},
+        status="+".join(sorted({p.status for p in parts})), gap=max(p.gap for p in parts),
+        dense_start_accepted=all(p.dense_start_accepted for p in parts), threshold=threshold,
+        empty_layer_guard=tuple(guarded),
+        warnings=tuple(f"block {k}: {w}" for k, p in enumerate(parts) for w in p.warnings))
 
 
 def score_decoupled(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
@@ -169,8 +192,5 @@ def score_decoupled(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, 
                 pool.shutdown()
     scores = {name: s for result in results for name, s in result.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
-    stats = {"blocks": [r.stats for r in results], "threshold": threshold, "empty_layer_guard": guarded,
-             "solve_seconds": sum(r.stats["solve_seconds"] for r in results),
-             "build_seconds": sum(r.stats["build_seconds"] for r in results),
-             "status": sorted({r.stats["status"] for r in results})}
-    return MIPResult(scores, mask, stats)
+    parts = [r.solver for r in results]
+    return MIPResult(scores, mask, combine(parts, threshold, guarded), tuple(parts))

@@ -2,36 +2,51 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import asdict
+
 from torch import nn
 
 from benchmark.errors import ConfigError
-from benchmark.methods import Scores, ScoringContext
-from benchmark.mip.config import MIPConfig, default_threshold
+from benchmark.methods import Scores, ScoringContext, Target
+from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import make_heads, score_decoupled, train_heads
-from benchmark.mip.scorer import score_network
+from benchmark.mip.scorer import MIPResult, score_network
+from benchmark.paper import paper_threshold
 
 
 def score(model: nn.Module, ctx: ScoringContext) -> Scores:
-    """Score ``model`` on the first ``n_samples`` images of ``ctx.batch`` with ``ctx.options["mip_config"]``.
+    """Score ``model`` on the first ``n_samples`` images of ``ctx.batch`` with the options ``ctx.options``.
 
-    The mask is ``score >= threshold`` (the config's, else the paper's default for model and dataset).
-    ``ctx.options["export_path"]`` writes the instance before solving. With ``config.decoupled`` auxiliary heads
-    are fitted on ``ctx.splits.train`` and one sub-MIP per conv block is solved in parallel (``ctx.executor``,
-    else a process pool).
+    The scores are returned without a mask: the shared selection applies the target, by default the paper's
+    threshold for the model and dataset (:meth:`MIPMethod.default_target`). SCIP's seed shift is the run's seed
+    plus ``solver_seed``. The statistics are ``SolverStats.as_dict()`` plus ``"config"`` (and ``"blocks"`` per
+    sub-MIP when decoupled). ``ctx.export_path`` writes the instance before solving. With ``config.decoupled``
+    auxiliary heads are fitted on ``ctx.splits.train`` and one sub-MIP per conv block is solved in parallel
+    (``ctx.executor``, else a process pool).
     """
-    config: MIPConfig = ctx.options.get("mip_config") or MIPConfig(solver_seed=ctx.seed)
-    threshold = config.threshold if config.threshold >= 0 else default_threshold(ctx.model_name, ctx.dataset)
+    config: MIPConfig = dataclasses.replace(ctx.options, solver_seed=ctx.options.solver_seed + ctx.seed)
+    threshold = ctx.target.threshold if ctx.target.threshold is not None else paper_threshold(ctx.model_name,
+                                                                                                 ctx.dataset)
     if config.decoupled:
         if ctx.splits is None:
             raise ConfigError("the decoupled MIP needs training data in the scoring context to fit its heads")
         heads = make_heads(model, ctx.splits.train.input_shape, ctx.splits.train.num_classes)
         train_heads(model, heads, ctx.splits.train, epochs=config.head_epochs, lr=3e-3, seed=ctx.seed)
         result = score_decoupled(model, heads, ctx.splits.val, config, threshold, executor=ctx.executor)
-        return Scores(result.scores, "neuron", result.stats, mask=result.mask)
-    inputs, labels = ctx.batch
-    result = score_network(model, inputs[: config.n_samples], labels[: config.n_samples], config, threshold,
-                           export_path=ctx.options.get("export_path"))
-    return Scores(result.scores, "neuron", result.stats, mask=result.mask)
+    else:
+        inputs, labels = ctx.batch
+        result = score_network(model, inputs[: config.n_samples], labels[: config.n_samples], config, threshold,
+                               export_path=ctx.export_path)
+    return Scores(result.scores, "neuron", stats_dict(result, config))
+
+
+def stats_dict(result: MIPResult, config: MIPConfig) -> dict:
+    """The plain statistics dict the shared ``Scores`` carries: the solver's fields, the config, the blocks."""
+    stats = {**result.solver.as_dict(), "config": asdict(config)}
+    if result.blocks:
+        stats["blocks"] = [block.as_dict() for block in result.blocks]
+    return stats
 
 
 class MIPMethod:
@@ -40,6 +55,11 @@ class MIPMethod:
     name = "mip"
     description = "OAMIP neuron-importance scores from a MIP solved with SCIP (ElAraby et al.)"
     granularities = ("neuron",)
+    Options = MIPConfig
+
+    def default_target(self, ctx: ScoringContext) -> Target:
+        """The paper's threshold tau for the model and dataset (0.1 FC, 0.2 LeNet-5 digits, 0.3 CIFAR-10)."""
+        return Target(threshold=paper_threshold(ctx.model_name, ctx.dataset))
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """See :func:`score`."""

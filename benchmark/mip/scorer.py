@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,28 +15,42 @@ from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork, encode_network
 from benchmark.mip.objective import add_logit_variables, loss_expression, sparsity_expression
 from benchmark.mip.solve import configure, export, solve
+from benchmark.records import SolverStats
 from benchmark.selection import threshold_mask
+
+LIMITS = {"timelimit": ("time limit", "--time-limit"), "nodelimit": ("node limit", "--node-limit")}
 
 
 @dataclass
 class MIPResult:
-    """Scores in [0,1] per prunable layer, the mask ``score >= threshold``, and solver statistics."""
+    """Scores in [0,1] per prunable layer, the mask ``score >= threshold``, and solver statistics
+    (for the decoupled MIP: summed over the sub-MIPs, each of which is in ``blocks``)."""
 
     scores: dict[str, torch.Tensor]
     mask: dict[str, torch.Tensor]
-    stats: dict
+    solver: SolverStats
+    blocks: tuple[SolverStats, ...] = ()
 
 
 def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
                 scored: list[str] | None = None, input_box=None) -> tuple[EncodedNetwork, np.ndarray]:
     """The full OAMIP model (constraints and objective); returns it and the (N, K) logit variable ids."""
-    encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored, input_box=input_box)
+    encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored, input_box=input_box,
+                             bounds=config.bounds)
     z = add_logit_variables(encoded)
     builder = encoded.builder
     objective = config.lam * loss_expression(builder, z, labels.tolist(), config) + sparsity_expression(encoded, config)
     builder.model.setObjective(objective, "minimize")
     configure(builder.model, config)
     return encoded, z
+
+
+def limit_warnings(status: str, scores: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """A warning when SCIP stopped at a limit while its incumbent was still the dense start (every score 1)."""
+    if status not in LIMITS or any(bool((s < 1.0 - 1e-6).any()) for s in scores.values()):
+        return ()
+    limit, flag = LIMITS[status]
+    return (f"{limit} hit before SCIP improved on the dense start: nothing is pruned; raise {flag}",)
 
 
 def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
@@ -51,31 +65,32 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
     if export_path is not None:
         export(encoded.builder.model, export_path, config)
     start_accepted = encoded.builder.try_start_solution()
-    stats = solve(encoded.builder.model, config)
+    outcome = solve(encoded.builder.model, config)
     solution = encoded.builder.model.getBestSol()
     scores = {name: torch.tensor([solution[encoded.builder.vars[j]] for j in ids.tolist()]).clamp(0.0, 1.0)
               for name, ids in encoded.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
     counts = encoded.relu_counts
-    stats.update({
-        "build_seconds": build_seconds,
-        "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable,
-        "binaries_after_stable_removal": 0 if config.relaxed else counts.unstable,
-        "stable_inactive": counts.inactive,
-        "stable_active": counts.active,
-        "rows_emitted": encoded.builder.n_rows,
-        "dense_start_accepted": start_accepted,
-        "threshold": threshold,
-        "empty_layer_guard": guarded,
-        "config": asdict(config),
-    })
-    return MIPResult(scores, mask, stats)
+    solver = SolverStats(
+        **outcome,
+        build_seconds=build_seconds,
+        binaries_before_stable_removal=counts.inactive + counts.active + counts.unstable,
+        binaries_after_stable_removal=0 if config.relaxed else counts.unstable,
+        stable_inactive=counts.inactive,
+        stable_active=counts.active,
+        rows_emitted=encoded.builder.n_rows,
+        dense_start_accepted=start_accepted,
+        threshold=threshold,
+        empty_layer_guard=tuple(guarded),
+        warnings=limit_warnings(outcome["status"], scores),
+    )
+    return MIPResult(scores, mask, solver)
 
 
 def check_encoding(model: nn.Sequential, inputs: torch.Tensor, epsilon: float = 1e-5,
-                   scored: list[str] | None = None) -> float:
+                   scored: list[str] | None = None, bounds: str = "dense") -> float:
     """Max |MIP logits - network logits| with every score fixed to 1 (the encoding's self-check)."""
-    encoded = encode_network(model, inputs, epsilon, relaxed=False, scored=scored)
+    encoded = encode_network(model, inputs, epsilon, relaxed=False, scored=scored, bounds=bounds)
     builder = encoded.builder
     for ids in encoded.scores.values():
         for j in ids.tolist():

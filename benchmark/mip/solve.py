@@ -14,8 +14,9 @@ EXPORT_FORMATS = (".cip", ".mps", ".lp")
 
 
 def configure(model: scip.Model, config: MIPConfig) -> None:
-    """Time limit, relative gap, threads and random seed shift."""
+    """Time and node limits, relative gap, threads and random seed shift."""
     model.setParam("limits/time", config.time_limit)
+    model.setParam("limits/nodes", config.node_limit)
     model.setParam("limits/gap", config.gap)
     model.setParam("randomization/randomseedshift", config.solver_seed)
     model.setParam("parallel/maxnthreads", max(1, config.threads))
@@ -35,7 +36,8 @@ def export(model: scip.Model, path: str | Path, config: MIPConfig) -> Path:
 
 
 def solve(model: scip.Model, config: MIPConfig) -> dict:
-    """Optimise; returns the statistics. Raises :class:`SolverError` when no feasible solution exists."""
+    """Optimise; returns the :class:`~benchmark.records.SolverStats` fields SCIP reports (outcome, effort, size,
+    versions). Raises :class:`SolverError` when no feasible solution exists."""
     size = {"variables": model.getNVars(), "binaries": model.getNBinVars(), "constraints": model.getNConss()}
     start = time.perf_counter()
     if config.threads > 1:

@@ -16,7 +16,7 @@ from benchmark.perf.reference_encoding import build_reference
 
 def ours(model, x, y, config: MIPConfig) -> dict:
     """Build and solve with this suite's encoding; returns its statistics."""
-    return score_network(model, x, y, config, threshold=0.1).stats
+    return score_network(model, x, y, config, threshold=0.1).solver.as_dict()
 
 
 def reference(model, x, y, config: MIPConfig) -> dict:

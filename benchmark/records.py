@@ -1,0 +1,50 @@
+"""Typed records that results carry, instead of free-form dicts."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SolverStats:
+    """What one MIP solve (or a decoupled set of sub-MIPs, summed) reports."""
+
+    """Outcome: SCIP's status string (``optimal``, ``gaplimit``, ``timelimit``, ``nodelimit``, ...), the best
+    objective found, the proven bound and the relative gap between them."""
+    status: str
+    primal_bound: float
+    dual_bound: float
+    gap: float
+
+    """Effort: branch-and-bound nodes, simplex iterations, and wall-clock seconds to solve and to build."""
+    nodes: int
+    lp_iterations: int
+    solve_seconds: float
+    build_seconds: float
+
+    """Size of the instance SCIP saw, and of the encoding: ReLU elements before and after stable units were
+    left without an indicator (stable off / stable on), and rows the builder emitted."""
+    variables: int
+    binaries: int
+    constraints: int
+    binaries_before_stable_removal: int
+    binaries_after_stable_removal: int
+    stable_inactive: int
+    stable_active: int
+    rows_emitted: int
+
+    """Software versions, so a result can be traced to the solver that produced it."""
+    scip_version: str
+    pyscipopt_version: str
+
+    """How the solution became a mask: whether SCIP accepted the dense network as a start, the pruning
+    threshold, the layers where the empty-layer guard kept one unit, and human-readable warnings."""
+    dense_start_accepted: bool
+    threshold: float
+    empty_layer_guard: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        """The fields as a plain, JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
