@@ -2,8 +2,8 @@
 
 Like the official code: one variable per unit (pre-activation and output), a binary indicator for every
 ReLU whether stable or not, dense layer matrices (a conv as its dense Toeplitz matrix), and every expression
-built element by element with ``+=``. Same bounds, loss and sparsity term as :mod:`benchmark.mip`, so both
-reach the same optimal objective.
+built element by element with ``+=``. Same bounds (``config.bounds``), loss and sparsity term as
+:mod:`benchmark.mip`, so both reach the same optimal objective (``tests/test_mip_reference.py`` checks it).
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ def build_reference(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Te
     """The OAMIP model (margin loss, plain-sum sparsity) encoded reference-style."""
     net = copy.deepcopy(model).double().eval()
     x = inputs.double()
-    bounds = interval_bounds(net, x - config.epsilon, x + config.epsilon)
+    scored = prunable_layers(net)
+    pruned = config.bounds == "pruned"
+    bounds = interval_bounds(net, x - config.epsilon, x + config.epsilon, scored=scored if pruned else ())
     m = scip.Model("reference")
     m.hideOutput()
-    scored = prunable_layers(net)
     scores = {name: [m.addVar(f"s_{name}_{i}", lb=0, ub=1) for i in range(layer.weight.shape[0])]
               for name, layer in scored.items()}
     children = list(net.named_children())
@@ -66,11 +67,12 @@ def build_reference(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Te
             h = []
             for o, a_o in enumerate(a):
                 s, ubar = scores[name][o // per_unit], max(upper[o], 0.0)
+                low = lower[o] - ubar if pruned else lower[o]  # a lower bound of a - (1-s)*ubar
                 out = m.addVar(f"h_{n}_{position}_{o}", lb=0)
                 v = m.addVar(f"v_{n}_{position}_{o}", vtype="B")
                 m.addCons(out <= v * ubar)
                 m.addCons(out >= a_o - (1 - s) * ubar)
-                m.addCons(out <= a_o - (1 - v) * lower[o] - (1 - s) * ubar)
+                m.addCons(out <= a_o - (1 - v) * low - (1 - s) * ubar)
                 h.append(out)
         xi = m.addVar(f"hinge_{n}", lb=0)
         y = int(labels[n])
@@ -83,4 +85,5 @@ def build_reference(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Te
     m.setObjective(config.lam * scip.quicksum(losses) / len(x) + sparsity)
     m.setParam("limits/time", config.time_limit)
     m.setParam("limits/gap", config.gap)
+    m.setParam("limits/nodes", config.node_limit)
     return m
