@@ -11,6 +11,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.methods import Scores, ScoringContext, neuron_counts
+from benchmark.options import NoOptions
 from benchmark.selection import top_k_mask
 
 
@@ -20,6 +21,7 @@ class Critical:
     name = "critical"
     description = "critical: prune the highest-scored units of another method (default mip) at its per-layer counts"
     granularities = ("neuron", "weight")
+    Options = NoOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Negated reference scores, with the mask at the reference's per-layer counts."""

@@ -14,16 +14,35 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from baselines.magnitude import unit_norms
+from baselines.magnitude import NORMS, unit_norms
+from benchmark.config import setting
 from benchmark.errors import ConfigError
 from benchmark.masks import apply_weight_mask
 from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, to_weight_mask
 
 Mask = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LotteryOptions:
+    """Options of iterative magnitude pruning."""
+
+    prune_fraction: float = setting(0.2, "fraction of the surviving units or weights pruned per round, in (0, 1)")
+    round_epochs: int | None = setting(None, "training epochs per round; default: the dense training budget")
+    rewind_iteration: int = setting(0, "rewind to theta_k after this many optimiser steps (0: theta_0)")
+    max_rounds: int = setting(50, "stop with an error if the target is not reached in this many rounds")
+    norm: str = setting("l2", "norm of a unit's incoming weights (neuron level)", choices=NORMS)
+
+    def __post_init__(self):
+        if not 0.0 < self.prune_fraction < 1.0:
+            raise ConfigError(f"lottery option prune_fraction must lie in (0, 1), got {self.prune_fraction}")
+        if self.rewind_iteration < 0 or self.max_rounds < 1 or (self.round_epochs or 0) < 0:
+            raise ConfigError("lottery options rewind_iteration and round_epochs must be >= 0, max_rounds >= 1")
 
 
 def kept_targets(sizes: dict[str, int], target: Target) -> dict[str, int] | int:
@@ -95,25 +114,24 @@ class Lottery:
     name = "lottery"
     description = "lottery ticket: iterative magnitude pruning (p per round) with rewinding to theta_0 or theta_k"
     granularities = ("neuron", "weight")
+    Options = LotteryOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Run the rounds on the trained ``model``; the ticket is the last round's mask, restarting from
         ``Scores.rewind_state``."""
         if ctx.train is None or ctx.init_state is None:
             raise ConfigError("the lottery method needs theta_0 and a train callable in the scoring context")
-        if "round_epochs" not in ctx.options and ctx.train_epochs < 1:
+        options: LotteryOptions = ctx.options
+        epochs = ctx.train_epochs if options.round_epochs is None else options.round_epochs
+        if options.round_epochs is None and ctx.train_epochs < 1:
             raise ConfigError("the lottery method needs the training budget (ctx.train_epochs) or round_epochs")
-        fraction = float(ctx.options.get("prune_fraction", 0.2))
-        epochs = int(ctx.options.get("round_epochs", ctx.train_epochs))
-        rewind_k = int(ctx.options.get("rewind_iteration", 0))
-        max_rounds = int(ctx.options.get("max_rounds", 50))
-        norm = ctx.options.get("norm", "l2")
+        fraction, rewind_k, max_rounds = options.prune_fraction, options.rewind_iteration, options.max_rounds
         rewind_state = rewind_point(model, ctx, rewind_k)
 
         def magnitudes(net):
             if ctx.granularity == "weight":
                 return {name: w.detach().abs() for name, w in prunable_weights(net).items()}
-            return unit_norms(net, norm)
+            return unit_norms(net, options.norm)
 
         scores = magnitudes(model)  # round 1 ranks the trained dense network
         mask = {name: torch.ones_like(s, dtype=torch.bool) for name, s in scores.items()}

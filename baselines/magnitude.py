@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
+from benchmark.config import setting
 from benchmark.methods import Scores, ScoringContext, prunable_weights
 from benchmark.models import prunable_layers
+
+NORMS = ("l1", "l2")
+
+
+@dataclass(frozen=True)
+class MagnitudeOptions:
+    """Options of magnitude pruning."""
+
+    norm: str = setting("l2", "norm of a unit's incoming weights (neuron level)", choices=NORMS)
 
 
 def unit_norms(model: nn.Module, norm: str = "l2") -> dict:
     """Per prunable layer, the norm of each unit's incoming weights (a row, or a whole filter)."""
-    p = {"l1": 1, "l2": 2}[norm]
+    p = NORMS.index(norm) + 1
     return {name: layer.weight.detach().flatten(1).norm(p=p, dim=1) for name, layer in prunable_layers(model).items()}
 
 
@@ -20,11 +32,12 @@ class Magnitude:
     name = "magnitude"
     description = "magnitude: |w| per weight, or the L1/L2 norm of a unit's incoming weights (option norm)"
     granularities = ("neuron", "weight")
+    Options = MagnitudeOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
-        """Norms (``ctx.options["norm"]``: ``l2`` default, or ``l1``) or absolute weights."""
+        """Norms (``ctx.options.norm``) or absolute weights."""
         if ctx.granularity == "weight":
             values = {name: w.detach().abs() for name, w in prunable_weights(model).items()}
         else:
-            values = unit_norms(model, ctx.options.get("norm", "l2"))
-        return Scores(values, ctx.granularity, {"norm": ctx.options.get("norm", "l2")})
+            values = unit_norms(model, ctx.options.norm)
+        return Scores(values, ctx.granularity)

@@ -12,6 +12,7 @@ from torch import nn
 
 from benchmark.methods import Scores, ScoringContext, prunable_weights
 from benchmark.models import prunable_layers
+from benchmark.options import NoOptions
 
 
 class RandomUnits:
@@ -20,6 +21,7 @@ class RandomUnits:
     name = "random"
     description = "random: units or weights drawn without replacement (seeded), at any target or matched counts"
     granularities = ("neuron", "weight")
+    Options = NoOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Random distinct ranks per layer (a permutation) from ``ctx.seed``."""

@@ -2,7 +2,7 @@
 
 The loss is the real cross-entropy on log-softmax outputs (the official OAMIP comparison used ``nll_loss`` on
 raw logits; that is avoided here). Scores are taken at theta_0 as in the paper, or on the trained weights
-with ``ctx.options["snip_on_trained"] = True``. BatchNorm normalises with the batch's own statistics, as in a
+with the option ``on_trained``. BatchNorm normalises with the batch's own statistics, as in a
 training step (at theta_0 the running statistics are still their initial 0/1, which makes VGG's logits nearly
 constant); the running statistics of the caller's model are never touched, and Dropout stays off so the
 scores are deterministic. At neuron level the scores are summed over each unit's incoming weights.
@@ -11,14 +11,24 @@ scores are deterministic. At neuron level the scores are summed over each unit's
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.config import setting
 from benchmark.errors import ConfigError
 from benchmark.methods import Scores, ScoringContext, prunable_weights
 from benchmark.models import prunable_layers
+
+
+@dataclass(frozen=True)
+class SnipOptions:
+    """Options of SNIP."""
+
+    on_trained: bool = setting(False, "score the trained weights instead of theta_0 (SNIP proper uses theta_0)")
+    images: int = setting(128, "training images in the scoring mini-batch")
 
 
 def snip_batch(ctx: ScoringContext, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,19 +63,19 @@ class Snip:
     name = "snip"
     description = "SNIP: |gradient x weight| on one mini-batch, at theta_0 or on trained weights (snip_on_trained)"
     granularities = ("neuron", "weight")
+    Options = SnipOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Sensitivities at theta_0 (default) or at the trained weights; summed per unit at neuron level."""
-        on_trained = bool(ctx.options.get("snip_on_trained", False))
         model = copy.deepcopy(model)
-        if not on_trained:
+        if not ctx.options.on_trained:
             if ctx.init_state is None:
                 raise ConfigError("SNIP at initialisation needs theta_0 in the scoring context")
             model.load_state_dict(ctx.init_state)
-        x, y = snip_batch(ctx, int(ctx.options.get("snip_batch_size", 128)))
+        x, y = snip_batch(ctx, ctx.options.images)
         sensitivity = connection_sensitivity(model, x, y)
         if ctx.granularity == "neuron":
             values = {name: sensitivity[f"{name}.weight"].flatten(1).sum(1) for name in prunable_layers(model)}
         else:
             values = sensitivity
-        return Scores(values, ctx.granularity, {"snip_on_trained": on_trained, "snip_batch": len(y)})
+        return Scores(values, ctx.granularity, {"snip_batch": len(y)})

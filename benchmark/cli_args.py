@@ -1,23 +1,33 @@
-"""Turn frozen dataclass configs into argparse options and back (OpenLTH's hparams pattern)."""
+"""Turn frozen dataclass configs into argparse options and back (OpenLTH's hparams pattern).
+
+Flag types come from the fields' type hints (``float | None`` parses as a float), help texts from
+``metadata["help"]`` and choices from ``metadata["choices"]``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 
+from benchmark.options import field_types
 
-def add_config_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = (),
+                         title: str | None = None) -> None:
     """Add one ``--field-name`` option per dataclass field; every default is None (meaning: not given)."""
-    group = parser.add_argument_group(cls.__name__)
+    group = parser.add_argument_group(title or cls.__name__)
+    kinds = field_types(cls)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
-            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None)
+        text = f"{f.metadata.get('help', '')} (default: {f.default!r})".strip()
+        if kinds[f.name] is bool:
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
-            group.add_argument(flag, dest=f.name, type=kind, default=None, help=f"default: {f.default!r}")
+            choices = f.metadata.get("choices")
+            group.add_argument(flag, dest=f.name, type=kinds[f.name], default=None, help=text, choices=choices,
+                               metavar=None if choices else kinds[f.name].__name__.upper())
 
 
 def given_fields(args: argparse.Namespace, cls) -> dict:

@@ -22,9 +22,11 @@ SCHEMA_VERSION = 1
 OPTIMISERS = ("rmsprop", "sgd", "adam")
 
 
-def setting(default, help: str):
-    """A dataclass field with ``default`` and the help text the CLI shows for its flag (``metadata["help"]``)."""
-    return dataclasses.field(default=default, metadata={"help": help})
+def setting(default, help: str, choices: tuple | None = None):
+    """A dataclass field with ``default``, the help text the CLI shows for its flag (``metadata["help"]``) and,
+    for a fixed set of values, its ``choices``."""
+    metadata = {"help": help, **({"choices": tuple(choices)} if choices else {})}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _is_default(f: dataclasses.Field, value) -> bool:

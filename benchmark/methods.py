@@ -9,6 +9,7 @@ or registered at run time with :func:`register`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -19,6 +20,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
+from benchmark.options import NoOptions, build_options
 from benchmark.selection import threshold_mask, top_k_mask
 from datasets import DataSplits
 
@@ -71,7 +73,9 @@ class ScoringContext:
     model_name: str = ""
     dataset: str = ""
     reference: PruneResult | None = None  # another method's result, for methods defined relative to it (critical)
-    options: dict = field(default_factory=dict)  # method-specific settings (e.g. "mip_config")
+    export_path: str | None = None  # where a method that builds a model instance (the MIP) writes it
+    # the method's typed options (an instance of its ``Options``); a dict of raw values is checked by prune()
+    options: object = field(default_factory=dict)
     executor: object | None = None  # a concurrent.futures.Executor for methods that parallelise
 
     def __post_init__(self):
@@ -96,7 +100,8 @@ class Scores:
 
 @runtime_checkable
 class Method(Protocol):
-    """What a pruning method provides."""
+    """What a pruning method provides. Optional: a frozen dataclass ``Options`` of its settings (none if absent),
+    and ``default_target(ctx) -> Target`` for the target used when none is given (the MIP's threshold)."""
 
     name: str
     description: str
@@ -180,10 +185,24 @@ def check_granularity(method: Method, granularity: str) -> None:
                           f"not {granularity}")
 
 
+def method_options(method: Method, values: dict | object):
+    """``method``'s typed options from raw ``values`` (checked, one-line errors), or ``values`` if already typed.
+    A method without ``Options`` takes none."""
+    options_class = getattr(method, "Options", NoOptions)
+    if isinstance(values, options_class):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"method {method.name!r} takes {options_class.__name__}, not {type(values).__name__}")
+    return build_options(options_class, values, method.name)
+
+
 def prune(method: str | Method, model: nn.Module, ctx: ScoringContext) -> PruneResult:
     """Score ``model`` with ``method`` and choose the mask for ``ctx.target``."""
     method = get_method(method) if isinstance(method, str) else method
     check_granularity(method, ctx.granularity)
+    ctx = dataclasses.replace(ctx, options=method_options(method, ctx.options))
+    if not ctx.target.is_set and hasattr(method, "default_target"):
+        ctx = dataclasses.replace(ctx, target=method.default_target(ctx))
     scores = method.score(copy.deepcopy(model), ctx)
     mask, guarded = make_mask(scores, ctx.target)
     stats = {**scores.stats, "empty_layer_guard": sorted(set(scores.stats.get("empty_layer_guard", []) + guarded))}

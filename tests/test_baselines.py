@@ -1,6 +1,7 @@
 """Golden, hand-checked tests pinning each baseline down (and the plugin path)."""
 
 import copy
+import dataclasses
 from collections import OrderedDict
 
 import numpy as np
@@ -8,10 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-from baselines.lottery import Lottery
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
-from benchmark.methods import PruneResult, Scores, ScoringContext, Target, get_method, prune, register
+from benchmark.methods import (
+    PruneResult,
+    Scores,
+    ScoringContext,
+    Target,
+    get_method,
+    method_options,
+    prune,
+    register,
+)
 from benchmark.training import fit, fresh_model
 
 
@@ -24,6 +33,12 @@ def toy_net():
         net.out.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [-1.0, 1.5, 0.25]]))
         net.out.bias.copy_(torch.tensor([0.0, 0.1]))
     return net
+
+
+def score(name, model, context):
+    """The method's raw scores, with its options checked and typed as prune() does."""
+    method = get_method(name)
+    return method.score(model, dataclasses.replace(context, options=method_options(method, context.options)))
 
 
 def ctx(**kwargs):
@@ -70,11 +85,11 @@ def hand_snip(net, x, y):
 def test_snip_equals_hand_computed_gradient_times_weight():
     net = toy_net()
     context = ctx(granularity="weight", init_state=net.state_dict(), target=Target(sparsity=0.5))
-    scores = get_method("snip").score(toy_net(), context).values
+    scores = score("snip", toy_net(), context).values
     s1, s2 = hand_snip(net, *context.batch)
     assert np.allclose(scores["fc1.weight"].numpy(), s1, atol=1e-6)
     assert np.allclose(scores["out.weight"].numpy(), s2, atol=1e-6)
-    neuron = get_method("snip").score(toy_net(), ctx(init_state=net.state_dict()))
+    neuron = score("snip", toy_net(), ctx(init_state=net.state_dict()))
     assert np.allclose(neuron.values["fc1"].numpy(), s1.sum(1), atol=1e-6)
 
 
@@ -82,7 +97,7 @@ def test_snip_uses_gradients_not_weights():
     net = toy_net()
     x = torch.tensor([[0.0, 2.0], [0.0, -1.0]])  # first input is always 0: its weights get no gradient
     context = ScoringContext(batch=(x, torch.tensor([0, 1])), granularity="weight", init_state=net.state_dict())
-    scores = get_method("snip").score(toy_net(), context).values["fc1.weight"]
+    scores = score("snip", toy_net(), context).values["fc1.weight"]
     assert torch.all(scores[:, 0] == 0)  # although |w| there is 3 and 2
     assert scores[0, 1] > 0
 
@@ -92,9 +107,9 @@ def test_snip_scores_at_theta0_by_default_and_on_trained_weights_on_request():
     with torch.no_grad():
         trained.fc1.weight.mul_(3.0)
     before = {k: v.clone() for k, v in trained.state_dict().items()}
-    at_init = get_method("snip").score(trained, ctx(granularity="weight", init_state=theta0.state_dict()))
-    on_trained = get_method("snip").score(trained, ctx(granularity="weight", init_state=theta0.state_dict(),
-                                                       options={"snip_on_trained": True}))
+    at_init = score("snip", trained, ctx(granularity="weight", init_state=theta0.state_dict()))
+    on_trained = score("snip", trained, ctx(granularity="weight", init_state=theta0.state_dict(),
+                                                       options={"on_trained": True}))
     assert all(torch.equal(before[k], v) for k, v in trained.state_dict().items())  # the model is untouched
     assert np.allclose(at_init.values["fc1.weight"].numpy(), hand_snip(theta0, *ctx().batch)[0], atol=1e-6)
     assert np.allclose(on_trained.values["fc1.weight"].numpy(), hand_snip(trained, *ctx().batch)[0], atol=1e-6)
@@ -164,7 +179,7 @@ def test_lottery_rewinds_to_theta0_and_keeps_pruned_weights_zero(mnist_small, op
     recorder = Recorder(config, mnist_small)
     context = ScoringContext(batch=(None, None), splits=mnist_small, init_state=theta0.state_dict(), train=recorder,
                              train_epochs=1, granularity="weight", target=Target(sparsity=0.36, scope="global"))
-    scores = Lottery().score(dense, context)
+    scores = score("lottery", dense, context)
     assert scores.stats["rounds"] == 2 and len(recorder.starts) == 2
     for start, mask in recorder.starts:  # every round starts from theta_0 under the mask, exactly
         for name, param in theta0.state_dict().items():
@@ -182,7 +197,7 @@ def test_lottery_sparsity_after_r_rounds(mnist_small):
     context = ScoringContext(batch=(None, None), init_state=dense.state_dict(), train=train, granularity="weight",
                              target=Target(sparsity=1 - 0.8 ** 3 + 1e-9, scope="global"),
                              options={"round_epochs": 0})
-    stats = Lottery().score(dense, context).stats
+    stats = score("lottery", dense, context).stats
     assert stats["rounds"] == 3
     for r, sparsity in enumerate(stats["sparsity_per_round"], start=1):
         assert sparsity == pytest.approx(1 - 0.8 ** r, abs=1e-5)
@@ -195,7 +210,7 @@ def test_lottery_late_rewinding_uses_theta_k(mnist_small):
     context = ScoringContext(batch=(None, None), init_state=theta0.state_dict(), train=recorder, train_epochs=1,
                              steps_per_epoch=5, target=Target(sparsity=0.2),
                              options={"rewind_iteration": 3, "round_epochs": 0})
-    Lottery().score(fit(config, mnist_small).model, context)
+    score("lottery", fit(config, mnist_small).model, context)
     theta_k = fit(config, mnist_small, start_state=theta0.state_dict(), epochs=1, max_steps=3).model.state_dict()
     start, mask = recorder.starts[1]
     assert torch.equal(start["fc1.weight"], theta_k["fc1.weight"] * mask["fc1.weight"])
@@ -261,7 +276,7 @@ def test_lottery_late_rewinding_ranks_by_the_trained_weights(mnist_small):
     theta0 = fresh_model(config, mnist_small)
     dense = fit(config, mnist_small).model
     recorder = Recorder(config, mnist_small)
-    scores = Lottery().score(dense, _lottery_ctx(mnist_small, theta0.state_dict(), recorder, Target(sparsity=0.2),
+    scores = score("lottery", dense, _lottery_ctx(mnist_small, theta0.state_dict(), recorder, Target(sparsity=0.2),
                                                  rewind_iteration=3, round_epochs=0))
     by_trained, _ = top_k_mask(unit_norms(dense), sparsity=0.2)
     by_theta0, _ = top_k_mask(unit_norms(theta0), sparsity=0.2)
@@ -321,14 +336,14 @@ def test_lottery_theta_k_beyond_one_epoch_and_the_budget(mnist_small):
     recorder = Recorder(config, mnist_small)
     context = _lottery_ctx(mnist_small, theta0, recorder, Target(sparsity=0.2), rewind_iteration=7, round_epochs=0)
     context.train_epochs = 2
-    scores = Lottery().score(fit(config, mnist_small).model, context)
+    scores = score("lottery", fit(config, mnist_small).model, context)
     theta_7 = fit(config, mnist_small, start_state=theta0, epochs=2, max_steps=7).model.state_dict()
     theta_5 = fit(config, mnist_small, start_state=theta0, epochs=1, max_steps=7).model.state_dict()
     assert all(torch.equal(scores.rewind_state[k], theta_7[k]) for k in theta_7)
     assert not torch.equal(theta_7["fc1.weight"], theta_5["fc1.weight"])  # 7 steps need a second epoch
     context.train_epochs = 1
     with pytest.raises(ConfigError, match="rewind_iteration 7 is beyond the training budget of 5 steps"):
-        Lottery().score(fresh_model(config, mnist_small), context)
+        score("lottery", fresh_model(config, mnist_small), context)
 
 
 def test_lottery_rounds_default_to_the_full_training_budget(mnist_small):
@@ -342,7 +357,7 @@ def test_lottery_rounds_default_to_the_full_training_budget(mnist_small):
     net = fresh_model(config, mnist_small)
     context = ScoringContext(batch=(None, None), init_state=net.state_dict(), train=train, train_epochs=7,
                              target=Target(sparsity=0.36))
-    Lottery().score(net, context)
+    score("lottery", net, context)
     assert epochs_seen == [7, 7]
 
 
@@ -379,7 +394,7 @@ def test_snip_on_a_batchnorm_net_uses_batch_statistics_and_leaves_the_model_alon
     before = {k: v.clone() for k, v in net.state_dict().items()}
     x, y = mnist_small.train.tensors(slice(0, 32))
     context = ScoringContext(batch=(x, y), granularity="weight", init_state=net.state_dict())
-    scores = get_method("snip").score(net, context).values
+    scores = score("snip", net, context).values
     reference = copy.deepcopy(net).train()  # batch statistics: the definition of a SNIP step
     torch.nn.functional.cross_entropy(reference(x), y).backward()
     expected = (reference.conv.weight.grad * reference.conv.weight).abs()
