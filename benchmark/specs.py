@@ -1,0 +1,107 @@
+"""Frozen identities of every kind of run, each with its own stable hash (OpenLTH's ``desc`` idea).
+
+A spec names everything that determines its result and nothing else, so the harness caches and stores each
+stage result under ``spec.hash``. Specs nest: a prune spec holds the train config it prunes, an evaluate,
+retrain or transfer spec the prune spec whose mask it uses.
+
+**Seed policy.** A run has one seed, ``TrainConfig.seed``. It seeds the initialisation, the train/validation
+split and the batch order; the one-per-class MIP batch, the method's own randomness (``ScoringContext.seed``)
+and SCIP's random seed shift all take the same value. A spec therefore stores no other seed, and a result
+row reports ``seed`` from its train config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from benchmark.config import TrainConfig, config_hash, setting
+from benchmark.errors import ConfigError
+from benchmark.methods import GRANULARITIES
+from benchmark.options import NoOptions
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """The operating point of a prune run: one of a sparsity, a threshold, or the counts of another prune run."""
+
+    sparsity: float | None = setting(None, "fraction of units (or weights) to remove, in [0, 1)")
+    scope: str = setting("layer", "rank per layer or across layers", choices=("layer", "global"))
+    threshold: float | None = setting(None, "keep units scoring at least this, in [0, 1] (the MIP's rule)")
+    match: PruneSpec | None = None  # keep exactly this run's per-layer counts
+
+    @property
+    def label(self) -> str:
+        """A short name of the operating point: ``sparsity=0.5``, ``tau=0.1``, ``match=mip`` or ``default``."""
+        if self.sparsity is not None:
+            return f"sparsity={self.sparsity:g}" + ("/global" if self.scope == "global" else "")
+        if self.threshold is not None:
+            return f"tau={self.threshold:g}"
+        return f"match={self.match.method}" if self.match is not None else "default"
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """A method applied to a trained dense model at an operating point."""
+
+    train: TrainConfig
+    method: str
+    options: object = field(default_factory=NoOptions)  # the method's typed Options
+    granularity: str = "neuron"
+    target: TargetSpec = field(default_factory=TargetSpec)
+
+    def __post_init__(self):
+        if self.granularity not in GRANULARITIES:
+            raise ConfigError(f"unknown granularity {self.granularity!r}; choose one of: {', '.join(GRANULARITIES)}")
+
+    @property
+    def hash(self) -> str:
+        """Content hash of this prune run."""
+        return config_hash(self)
+
+
+@dataclass(frozen=True)
+class EvaluateSpec:
+    """The pruned network on the source test set, with no fine-tuning or after ``finetune_epochs``."""
+
+    prune: PruneSpec
+    finetune_epochs: int = 0
+
+    @property
+    def hash(self) -> str:
+        """Content hash of this evaluation."""
+        return config_hash(self)
+
+
+@dataclass(frozen=True)
+class RetrainSpec:
+    """The ticket rewound to its rewind point (theta_0, or theta_k) and retrained on the source dataset."""
+
+    prune: PruneSpec
+    epochs: int
+
+    @property
+    def hash(self) -> str:
+        """Content hash of this retraining."""
+        return config_hash(self)
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """The mask found on the source, rewound to the source's theta_0 and trained with ``target`` (the target
+    dataset's training config: its paper optimiser, the transfer budget); ``control="random"`` uses a random
+    mask with the same per-layer counts instead."""
+
+    prune: PruneSpec
+    target: TrainConfig
+    control: str = setting("ticket", "the mask itself, or the random control", choices=("ticket", "random"))
+
+    def __post_init__(self):
+        if self.control not in ("ticket", "random"):
+            raise ConfigError(f"unknown transfer control {self.control!r}; choose ticket or random")
+        if (self.target.model, self.target.seed) != (self.prune.train.model, self.prune.train.seed):
+            raise ConfigError("a transfer keeps the source's model and seed")
+
+    @property
+    def hash(self) -> str:
+        """Content hash of this transfer."""
+        return config_hash(self)
