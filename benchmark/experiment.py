@@ -33,13 +33,17 @@ def load_data(config: TrainConfig, data_dir=None) -> DataSplits:
                        train_limit=config.train_limit or None)
 
 
-def prepare(config: TrainConfig, data_dir=None, batch_size: int = 10, batch_seed: int = 0,
-            progress: bool = False) -> Experiment:
+def with_batch(config: TrainConfig, splits: DataSplits, trained: TrainedModel, batch_size: int = 10) -> Experiment:
+    """The experiment of a trained model, with its one-per-class batch picked from the validation split among
+    correctly classified images, seeded by the run's seed."""
+    x, y, _ = pick_one_per_class(trained.model, splits.val, n=batch_size, seed=config.seed)
+    return Experiment(config, splits, trained, (x, y))
+
+
+def prepare(config: TrainConfig, data_dir=None, batch_size: int = 10, progress: bool = False) -> Experiment:
     """Load the data, train or load the dense model, and pick the MIP batch from the validation split."""
     splits = load_data(config, data_dir)
-    trained = get_trained(config, splits, progress=progress)
-    x, y, _ = pick_one_per_class(trained.model, splits.val, n=batch_size, seed=batch_seed)
-    return Experiment(config, splits, trained, (x, y))
+    return with_batch(config, splits, get_trained(config, splits, progress=progress), batch_size)
 
 
 def context(exp: Experiment, target: Target = Target(), granularity: str = "neuron", seed: int = 0,

@@ -86,6 +86,10 @@ class ResultStore:
         """Whether a result with this hash is stored (whatever its status)."""
         return bool(self._read("SELECT hash FROM results WHERE hash = ?", (check_hash(hash),), parse=False))
 
+    def statuses(self) -> dict[str, str]:
+        """The status of every stored result, by hash."""
+        return {row["hash"]: row["status"] for row in self._read("SELECT hash, status FROM results", (), False)}
+
     def add_to_suite(self, suite: str, hashes: Iterable[str]) -> None:
         """Add stored results to ``suite``; an unknown hash is a :class:`StoreError` and adds nothing."""
         check_suite(suite)

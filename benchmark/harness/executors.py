@@ -1,0 +1,89 @@
+"""Where stages run: in this process, in a local process pool, or on a Dask cluster, behind one small interface.
+
+Workers set their own torch thread count (each gets an equal share of the cores, see
+:mod:`benchmark.threads`), so several workers never oversubscribe a machine. A Dask cluster is a
+``LocalCluster`` started here, or any scheduler given by address, e.g. one that ``dask-jobqueue`` started on a
+SLURM cluster (README: *Running on a cluster*); workers there need ticketbench installed and the same data and
+store paths.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Callable
+
+from benchmark.errors import ConfigError
+
+EXECUTORS = ("inline", "local", "dask")
+
+
+class PoolExecutor:
+    """Stages in this process (``workers=0``) or in a spawned process pool of ``workers`` processes."""
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self.pool = None if workers == 0 else concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def submit(self, fn: Callable, *args) -> concurrent.futures.Future:
+        """Start ``fn(*args)``; inline, it runs now and the returned future is already done."""
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # handed to the runner like a worker's failure
+            future.set_exception(exc)
+        return future
+
+    def wait_any(self, futures) -> tuple[set, set]:
+        """Block until at least one of ``futures`` is done; returns (done, not done)."""
+        done, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+        return set(done), set(pending)
+
+    def close(self) -> None:
+        """Stop the pool, cancelling what has not started."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Stages as tasks on a ``dask.distributed`` cluster: a local one of ``workers`` single-threaded worker
+    processes, or the scheduler at ``address``."""
+
+    def __init__(self, workers: int, address: str | None = None):
+        from dask.distributed import Client, LocalCluster
+
+        self.cluster = None if address else LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                                                         processes=True, dashboard_address=None)
+        self.client = Client(address or self.cluster)
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
+
+    def submit(self, fn: Callable, *args):
+        """Start ``fn(*args)`` on a worker (never deduplicated: every stage is its own task)."""
+        return self.client.submit(fn, *args, pure=False)
+
+    def wait_any(self, futures) -> tuple[set, set]:
+        """Block until at least one of ``futures`` is done; returns (done, not done)."""
+        from dask.distributed import wait
+
+        done, pending = wait(list(futures), return_when="FIRST_COMPLETED")
+        return set(done), set(pending)
+
+    def close(self) -> None:
+        """Disconnect, and stop the local cluster if this executor started it."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(kind: str, workers: int, scheduler: str | None = None):
+    """The executor named ``kind``: ``inline`` (this process), ``local`` (a process pool) or ``dask``."""
+    if kind not in EXECUTORS:
+        raise ConfigError(f"unknown executor {kind!r}; choose one of: {', '.join(EXECUTORS)}")
+    if scheduler and kind != "dask":
+        raise ConfigError("--scheduler needs --executor dask")
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler)
+    return PoolExecutor(0 if kind == "inline" else workers)

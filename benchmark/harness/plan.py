@@ -1,0 +1,134 @@
+"""A suite expanded into its stages: each a spec named by its hash, with the stages it waits for.
+
+Per (model, dataset, seed): the dense training; per method, option set and operating point a prune stage
+and an evaluation (no fine-tuning); at the primary points (or every point, with ``tickets_at = "all"``) the
+fine-tuned evaluation, the retrained ticket and, per target dataset, the transferred ticket with its random
+control. A baseline matched to another method gets one point per point of that method. The random control of
+a transferred mask is the ``random`` method matched to the same counts, transferred the same way; the plan
+adds those stages when the suite does not run them itself, and runs each once however many masks share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+
+from benchmark.config import TrainConfig
+from benchmark.harness.suites import MethodPlan, Suite
+from benchmark.methods import get_method
+from benchmark.options import NoOptions
+from benchmark.paper import paper_threshold
+from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stage: ``kind`` (train, prune, evaluate, retrain, transfer), its spec, the hashes it waits for and
+    the labels its stored row carries (method, operating point)."""
+
+    kind: str
+    spec: object
+    needs: tuple[str, ...] = ()
+    method: str = "dense"
+    point: str = ""
+    primary: bool = False  # the method's first operating point (the paper's setting in the presets)
+
+    @property
+    def hash(self) -> str:
+        """The stage's identity: its spec's hash."""
+        return self.spec.hash
+
+
+def control_prune(spec: PruneSpec) -> PruneSpec:
+    """The random mask at ``spec``'s counts: random matched to what ``spec`` is matched to, else to ``spec``."""
+    return PruneSpec(spec.train, "random", NoOptions(), spec.granularity, TargetSpec(match=spec.target.match or spec))
+
+
+def _sweep_label(option_sets: tuple, options) -> str:
+    if len(option_sets) < 2:
+        return ""
+    varying = [f.name for f in dataclasses.fields(options) if len({getattr(o, f.name) for o in option_sets}) > 1]
+    return ",".join(f"{name}={getattr(options, name):g}" if isinstance(getattr(options, name), float)
+                    else f"{name}={getattr(options, name)}" for name in varying)
+
+
+class Planner:
+    """Builds the ordered job list of a suite (dependencies always before dependants)."""
+
+    def __init__(self, suite: Suite):
+        self.suite, self.jobs = suite, {}
+
+    def add(self, job: Job) -> Job:
+        self.jobs.setdefault(job.hash, job)
+        return self.jobs[job.hash]
+
+    def train(self, config: TrainConfig) -> Job:
+        return self.add(Job("train", config, method="dense"))
+
+    def points(self, plan: MethodPlan, config: TrainConfig, matched: dict) -> list[tuple[PruneSpec, str]]:
+        """Prune specs and labels of one method on one trained model, primary point first."""
+        targets = [(TargetSpec(threshold=t), f"tau={t:g}") for t in plan.thresholds]
+        targets += [(TargetSpec(sparsity=s, scope=plan.scope), TargetSpec(sparsity=s, scope=plan.scope).label)
+                    for s in plan.sparsities]
+        if plan.match is not None:
+            refs = matched[plan.match]
+            targets += [(TargetSpec(match=ref), f"match={plan.match}" + (f"@{label}" if len(refs) > 1 else ""))
+                        for ref, label in refs]
+        if not targets and hasattr(get_method(plan.name), "default_target"):
+            tau = paper_threshold(config.model, config.dataset)
+            targets = [(TargetSpec(threshold=tau), f"tau={tau:g}")]
+        out, option_sets = [], plan.options_for(config.model)
+        for options, (target, label) in itertools.product(option_sets, targets):
+            sweep = _sweep_label(option_sets, options)
+            out.append((PruneSpec(config, plan.name, options, plan.granularity, target),
+                        f"{sweep},{label}" if sweep and not label.startswith("match=") else label))
+        return out
+
+    def prune(self, spec: PruneSpec, label: str, primary: bool = False) -> Job:
+        needs = [self.train(spec.train).hash]
+        if spec.target.match is not None:
+            needs.append(spec.target.match.hash)
+        return self.add(Job("prune", spec, tuple(needs), spec.method, label, primary))
+
+    def tickets(self, spec: PruneSpec, label: str) -> None:
+        """Fine-tuned evaluation, retraining and transfers (with random controls) of one primary point."""
+        budget, prune = self.suite.budget, self.jobs[spec.hash]
+        if budget.finetune_epochs:
+            self.add(Job("evaluate", EvaluateSpec(spec, budget.finetune_epochs), (prune.hash,), spec.method, label,
+                         prune.primary))
+        if budget.retrain_epochs:
+            self.add(Job("retrain", RetrainSpec(spec, budget.retrain_epochs), (prune.hash,), spec.method, label,
+                         prune.primary))
+        for dataset in self.suite.transfer.get(spec.train.dataset, ()):
+            dense = self.train(self.suite.train_config(spec.train.model, dataset, spec.train.seed))
+            target = dataclasses.replace(dense.spec, epochs=budget.transfer_epochs)
+            ticket = self.add(Job("transfer", TransferSpec(spec, target), (prune.hash,), spec.method, label,
+                                  prune.primary))
+            control_spec = control_prune(spec)
+            control = self.prune(control_spec, f"match={control_spec.target.match.method}")
+            control_ticket = self.add(Job("transfer", TransferSpec(control_spec, target), (control.hash,), "random",
+                                          control.point, control.primary))
+            self.add(Job("transfer", TransferSpec(spec, target, control="random"),
+                         (control_ticket.hash, ticket.hash, dense.hash), spec.method, label, prune.primary))
+
+
+def plan_suite(suite: Suite) -> list[Job]:
+    """Every stage of ``suite``, dependencies first."""
+    planner = Planner(suite)
+    order = sorted(suite.methods, key=lambda p: p.match is not None)  # references before matched methods
+    for (model, dataset), seed in itertools.product(suite.pairs(), suite.seeds):
+        config = suite.train_config(model, dataset, seed)
+        planner.train(config)
+        matched, primary = {}, []
+        for plan in order:
+            points = planner.points(plan, config, matched)
+            matched[plan.name] = points
+            for index, (spec, label) in enumerate(points):
+                prune = planner.prune(spec, label, primary=index == 0)
+                planner.add(Job("evaluate", EvaluateSpec(spec), (prune.hash,), spec.method, label, index == 0))
+                if index == 0 or suite.budget.tickets_at == "all":
+                    primary.append((spec, label))
+        for spec, label in primary:
+            planner.tickets(spec, label)
+    return list(planner.jobs.values())

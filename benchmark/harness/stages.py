@@ -1,0 +1,180 @@
+"""What each stage computes, as a pure function of its spec, and the row and artifacts it stores.
+
+Every stage runs in a worker: it loads what it needs (data, the cached dense model, the masks of the stages it
+depends on), computes, writes its artifacts atomically and then its row in one transaction. A stage killed at
+any moment therefore leaves either nothing or its whole result. Rows follow the column contract of
+:mod:`benchmark.report`; method statistics nest under ``stats``, the run manifest under ``manifest``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from benchmark import experiment
+from benchmark.cache import get_trained
+from benchmark.config import TrainConfig
+from benchmark.harness.plan import Job, control_prune
+from benchmark.masks import neuron_sparsity, parameter_sparsity
+from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
+from benchmark.models import count_parameters, prunable_layers
+from benchmark.specs import PruneSpec, TransferSpec
+from benchmark.store.artifacts import ArtifactDir
+from benchmark.store.db import ResultStore
+from benchmark.store.manifest import manifest
+from benchmark.threads import configure_threads
+from benchmark.training import fit
+
+
+@dataclass(frozen=True)
+class StageEnv:
+    """Where a worker finds data and the store, which suite it runs for, and how many workers share the cores."""
+
+    store_root: Path
+    suite: str
+    data_dir: str | None = None
+    workers: int = 1
+
+
+@functools.lru_cache(maxsize=4)
+def _data(config: TrainConfig, data_dir: str | None):
+    return experiment.load_data(config, data_dir)
+
+
+@functools.lru_cache(maxsize=2)
+def _trained(config: TrainConfig, data_dir: str | None):
+    return get_trained(config, _data(config, data_dir))
+
+
+@functools.lru_cache(maxsize=2)
+def _experiment(config: TrainConfig, data_dir: str | None, batch_size: int) -> experiment.Experiment:
+    return experiment.with_batch(config, _data(config, data_dir), _trained(config, data_dir), batch_size)
+
+
+def _source(config: TrainConfig, data_dir: str | None) -> experiment.Experiment:
+    """The trained model and its data, without a MIP batch (evaluation, retraining and transfer need none)."""
+    return experiment.Experiment(config, _data(config, data_dir), _trained(config, data_dir), (None, None))
+
+
+def _labels(job: Job, config: TrainConfig) -> dict:
+    return {"model": config.model, "dataset": config.dataset, "seed": config.seed, "method": job.method,
+            "point": job.point, "primary": job.primary}
+
+
+def mask_digest(mask: dict[str, torch.Tensor]) -> str:
+    """A short hash of a mask's entries, layer by layer in order."""
+    digest = hashlib.sha256()
+    for name, keep in mask.items():
+        digest.update(name.encode() + keep.to(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_prune(spec: PruneSpec, env: StageEnv) -> PruneResult:
+    """The stored result of a prune stage, rebuilt (its weight mask recomputed from the mask)."""
+    artifacts = ArtifactDir(env.store_root)
+    saved = artifacts.load_tensors(spec.hash, "prune.pt")
+    model = _trained(spec.train, env.data_dir).model
+    scores = Scores(saved["values"], spec.granularity, mask=saved["mask"], rewind_state=saved["rewind_state"])
+    return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
+
+
+def _sparsities(exp: experiment.Experiment, result: PruneResult) -> dict:
+    removed = {"params_removed": parameter_sparsity(exp.trained.model, result.weight_mask)}
+    if result.granularity == "neuron":
+        removed["neurons_removed"] = neuron_sparsity(result.mask)
+    return removed
+
+
+def run_train(job: Job, env: StageEnv) -> dict:
+    """Train (or load) the dense model: test accuracy, size."""
+    trained = _trained(job.spec, env.data_dir)
+    model = trained.model
+    units = sum(layer.weight.shape[0] for layer in prunable_layers(model).values())
+    return {"test_accuracy": trained.metrics["test_accuracy"], "parameters": count_parameters(model),
+            "units": units, "epochs": job.spec.epochs, "train_hash": job.spec.hash}
+
+
+def run_prune(job: Job, env: StageEnv) -> dict:
+    """Score with the method, choose the mask for the target, store scores, mask and rewind point."""
+    spec: PruneSpec = job.spec
+    exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10))
+    reference = load_prune(spec.target.match, env) if spec.target.match is not None else None
+    target = matched_target(reference, spec.granularity) if reference is not None else Target(
+        sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
+    ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference)
+    result = prune(spec.method, exp.trained.model, ctx)
+    ArtifactDir(env.store_root).save_tensors(spec.hash, "prune.pt", {
+        "values": result.scores.values, "mask": result.mask, "rewind_state": result.scores.rewind_state})
+    kept = {name: int(m.sum()) for name, m in result.mask.items()}
+    sizes = {name: m.numel() for name, m in result.mask.items()}
+    return {**_sparsities(exp, result), "kept": kept, "sizes": sizes, "mask_sha": mask_digest(result.mask),
+            "stats": result.stats, "options": dataclasses.asdict(spec.options)}
+
+
+def run_evaluate(job: Job, env: StageEnv) -> dict:
+    """The pruned network on the source test set, without and (optionally) after fine-tuning."""
+    spec = job.spec
+    exp = _source(spec.prune.train, env.data_dir)
+    result = load_prune(spec.prune, env)
+    summary = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs)
+    record = {**summary, "finetune_epochs": spec.finetune_epochs}
+    stats = ResultStore(env.store_root).get(spec.prune.hash)["record"]["stats"]
+    if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
+        record.update(solve_seconds=stats["solve_seconds"], binaries=stats["binaries"],
+                      units=sum(m.numel() for m in result.mask.values()), solver=stats)
+    return record
+
+
+def run_retrain(job: Job, env: StageEnv) -> dict:
+    """The ticket rewound to its rewind point and retrained on the source under its mask."""
+    spec = job.spec
+    exp = _source(spec.prune.train, env.data_dir)
+    result = load_prune(spec.prune, env)
+    start = result.scores.rewind_state or exp.trained.init_state
+    ticket = fit(spec.prune.train, exp.splits, start_state=start, mask=result.weight_mask, epochs=spec.epochs)
+    return {"retrained_accuracy": ticket.test_accuracy, "retrain_epochs": spec.epochs, **_sparsities(exp, result)}
+
+
+def run_transfer(job: Job, env: StageEnv) -> dict:
+    """The source mask rewound to the source's theta_0 and trained on the target dataset; the random control
+    reads the transfer of the random mask at the same counts."""
+    spec: TransferSpec = job.spec
+    exp = _source(spec.prune.train, env.data_dir)
+    result = load_prune(spec.prune, env)
+    record = {"target_dataset": spec.target.dataset, "control": spec.control, "transfer_epochs": spec.target.epochs,
+              **_sparsities(exp, result)}
+    if spec.control == "random":
+        control = TransferSpec(control_prune(spec.prune), spec.target)
+        return {**record, "transfer_accuracy": ResultStore(env.store_root).get(control.hash)["record"][
+            "transfer_accuracy"]}
+    splits = _data(spec.target, env.data_dir)
+    ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask)
+    return {**record, "transfer_accuracy": ticket.test_accuracy}
+
+
+STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
+          "transfer": run_transfer}
+
+
+def source_config(job: Job) -> TrainConfig:
+    """The dense training config a job belongs to."""
+    spec = job.spec
+    return spec if isinstance(spec, TrainConfig) else getattr(spec, "train", None) or spec.prune.train
+
+
+def execute(job: Job, env: StageEnv) -> tuple[str, float]:
+    """Run one stage in this worker and store its row; returns its hash and wall seconds."""
+    configure_threads(env.workers)
+    start = time.perf_counter()
+    record = STAGES[job.kind](job, env)
+    wall = time.perf_counter() - start
+    config = source_config(job)
+    record = {**_labels(job, config), **record, "manifest": manifest(device="cpu", seed=config.seed)}
+    ResultStore(env.store_root).put(job.hash, job.kind, record, wall, suites=(env.suite,))
+    return job.hash, wall

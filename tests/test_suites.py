@@ -1,0 +1,62 @@
+"""Suite files: presets load, and every invalid suite is refused in one line naming the file and the key."""
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.errors import ConfigError
+from benchmark.harness.plan import plan_suite
+from benchmark.harness.suites import available_suites, load_suite, parse_suite
+
+TINY = Path(__file__).parent / "suites" / "tiny.toml"
+VALID = TINY.read_text()
+
+
+def test_presets_load_and_plan():
+    assert {"smoke", "quick", "paper"} <= set(available_suites())
+    for name in available_suites():
+        suite = load_suite(name)
+        assert suite.name == name and plan_suite(suite)
+
+
+def test_the_tiny_plan_has_every_stage_once():
+    """1 seed: 2 dense trainings (MNIST, and Fashion-MNIST for the transfer's dense reference), 6 prunes, 6 plain
+    and 6 fine-tuned evaluations, 6 retrainings, 6 ticket transfers and 6 random controls (5 reuse random's)."""
+    kinds = [job.kind for job in plan_suite(load_suite(str(TINY)))]
+    assert {kind: kinds.count(kind) for kind in set(kinds)} == {
+        "train": 2, "prune": 6, "evaluate": 12, "retrain": 6, "transfer": 12}
+
+
+@pytest.mark.parametrize("edit,message", [
+    (("models = [\"fc3\"]", "models = [\"fc5\"]"), "tiny.toml: models: unknown name 'fc5'; choose from: fc3, fc4"),
+    (("datasets = [\"mnist\"]", "datasets = [\"svhn\"]"), "datasets: unknown name 'svhn'; choose from: mnist"),
+    (("[methods.random]", "[methods.grasp]"), "methods.grasp: unknown method 'grasp'; choose from: critical"),
+    (("[methods.random]\nmatch = \"mip\"", "[methods.random]\nthresholds = [1.5]"),
+     "methods.random.thresholds: 1.5 is outside [0, 1]"),
+    (("[methods.random]\nmatch = \"mip\"", "[methods.random]\nsparsities = [1.0]"),
+     "methods.random.sparsities: 1 is outside [0, 1)"),
+    (("seeds = [0]\n", ""), "tiny.toml: seeds: missing key"),
+    (("[train]", "[train"), "tiny.toml: not valid TOML"),
+    (("options = { round_epochs = 1 }", "options = { rewind_iterations = 1 }"),
+     "methods.lottery.options: unknown lottery option 'rewind_iterations'; valid options: prune_fraction"),
+    (("[methods.random]\nmatch = \"mip\"", "[methods.random]\nmatch = \"snap\""),
+     "methods.random.match: unknown method 'snap'"),
+    (("mnist = [\"fashion-mnist\"]", "mnist = [\"cifar10\"]\n"), None),
+])
+def test_invalid_suites_are_one_line(edit, message):
+    text = VALID.replace(*edit)
+    assert text != VALID
+    if message is None:
+        assert parse_suite(text, TINY).transfer == {"mnist": ("cifar10",)}  # paper inputs: every shape is 3x32x32
+        return
+    with pytest.raises(ConfigError) as info:
+        parse_suite(text, TINY)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_transfer_between_different_input_shapes_is_refused():
+    text = VALID.replace("epochs = 2\n", "epochs = 2\npreprocessing = \"native\"\n").replace(
+        "mnist = [\"fashion-mnist\"]", "mnist = [\"cifar10\"]")
+    with pytest.raises(ConfigError, match=r"tiny.toml: transfer.mnist: cifar10 inputs are \(3, 32, 32\), mnist "
+                                          r"inputs \(1, 28, 28\)"):
+        parse_suite(text, TINY)
