@@ -13,50 +13,99 @@ from benchmark import commands
 from benchmark.cli_args import add_config_arguments
 from benchmark.config import TrainConfig
 from benchmark.errors import USER_ERRORS
-from benchmark.mip.config import PRESETS, MIPConfig
+from benchmark.methods import available_methods
+from benchmark.report import ReportError
+from benchmark.store import StoreError
+from benchmark.store.export import FORMATS
+from benchmark.threads import configure_threads, default_threads
+
+DATA_HELP = "data root (default: $TICKETBENCH_DATA, then the user cache; see README, Data)"
+STORE_HELP = "results store directory (default: <cache>/store; $TICKETBENCH_CACHE moves the cache)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage stays available with --help)."""
+
+    def error(self, message: str):
+        """Print ``prog: error: message`` and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Flags every command that computes takes: data root, store and torch threads."""
+    parent = Parser(add_help=False)
+    parent.add_argument("--data-dir", help=DATA_HELP)
+    parent.add_argument("--store", help=STORE_HELP)
+    parent.add_argument("--torch-threads", type=int, default=default_threads(), metavar="N",
+                        help="torch threads of this process (default: %(default)s; raise on a machine of your own)")
+    return parent
+
+
+def add_prune_arguments(parser: argparse.ArgumentParser, method) -> None:
+    """The target, budget, training and method-option flags of ``prune METHOD``."""
+    parser.add_argument("--granularity", choices=method.granularities, default=method.granularities[0],
+                        help="prune whole units (neurons, filters) or single weights")
+    parser.add_argument("--sparsity", type=float, help="fraction of units (or weights) to remove, in [0, 1)")
+    parser.add_argument("--scope", choices=["layer", "global"], default="layer",
+                        help="rank per layer or across layers (with --sparsity)")
+    parser.add_argument("--threshold", type=float, help="keep units scoring at least this, in [0, 1] "
+                        "(the MIP's rule; default for the MIP: the paper's threshold for model and dataset)")
+    parser.add_argument("--match", metavar="METHOD", help="keep exactly METHOD's per-layer counts (e.g. mip)")
+    parser.add_argument("--match-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of the --match method, e.g. loss=margin (repeatable)")
+    parser.add_argument("--finetune-epochs", type=int, default=0, help="also fine-tune the pruned weights")
+    parser.add_argument("--retrain-epochs", type=int, default=0,
+                        help="also retrain the ticket from its rewind point (theta_0, or theta_k) under the mask")
+    add_config_arguments(parser, TrainConfig, title="training (paper defaults per dataset)")
+    if hasattr(method, "Options"):
+        add_config_arguments(parser, method.Options, title=f"{method.name} options")
+    if hasattr(method.Options if hasattr(method, "Options") else None, "preset"):
+        parser.add_argument("--preset", choices=["paper", "reference-code"],
+                            help="formulation preset; flags given override it")
+    parser.set_defaults(func=commands.prune, method=method.name)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all sub-commands."""
-    parser = argparse.ArgumentParser(prog="ticketbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="ticketbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = common_options()
 
-    demo = sub.add_parser("demo", help="quick real demo: train LeNet-5 on MNIST, score it with the MIP")
-    demo.add_argument("--data-dir", help="data root (default: $TICKETBENCH_DATA, then the user cache)")
-    demo.add_argument("--epochs", type=int, default=1)
-    demo.set_defaults(func=commands.demo)
+    run = sub.add_parser("run", parents=[common], help="run a suite: every stage missing from the store")
+    run.add_argument("suite", help="a preset suite (see: ticketbench list suites) or a suite file")
+    run.add_argument("--executor", choices=["local", "dask", "inline"], default="local",
+                     help="where stages run: a local process pool, Dask, or this process (default: local)")
+    run.add_argument("--workers", type=int, default=2, help="worker processes (default: %(default)s)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (with --executor dask)")
+    run.add_argument("--dry-run", action="store_true", help="list the stages and estimate the time; run nothing")
+    run.add_argument("--out", help="where the report goes (default: results/<suite>)")
+    run.set_defaults(func=commands.run)
 
-    train = sub.add_parser("train", help="train (or load from the cache) a dense model")
-    train.add_argument("--data-dir")
-    add_config_arguments(train, TrainConfig)
+    report = sub.add_parser("report", parents=[common], help="tables, plots, claims and report.html of a suite")
+    report.add_argument("suite", help="a preset suite or a suite file")
+    report.add_argument("--out", help="output folder (default: results/<suite>)")
+    report.set_defaults(func=commands.report)
+
+    results = sub.add_parser("results", parents=[common], help="export stored results")
+    results.add_argument("--suite", help="only this suite's results")
+    results.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
+    results.add_argument("--output", help="write to this file instead of standard output")
+    results.set_defaults(func=commands.results)
+
+    train = sub.add_parser("train", parents=[common], help="train (or load from the cache) a dense model")
+    add_config_arguments(train, TrainConfig, title="training (paper defaults per dataset)")
     train.set_defaults(func=commands.train)
 
-    score = sub.add_parser("score", help="score a trained model with the MIP and report the pruned network")
-    score.add_argument("--data-dir")
-    score.add_argument("--preset", choices=list(PRESETS), default="paper")
-    score.add_argument("--export", help="write the MIP instance to this .cip/.mps/.lp file before solving")
-    score.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the pruned weights")
-    score.add_argument("--retrain-epochs", type=int, default=0, help="retrain the ticket from theta_0 under the mask")
-    add_config_arguments(score, TrainConfig)
-    add_config_arguments(score, MIPConfig)
-    score.set_defaults(func=commands.score)
+    methods = available_methods()
+    prune = sub.add_parser("prune", help="prune a trained model with a method, and evaluate it")
+    per_method = prune.add_subparsers(dest="method", required=True, metavar="METHOD")
+    for name, cls in methods.items():
+        add_prune_arguments(per_method.add_parser(name, parents=[common], help=cls.description), cls)
+    if "mip" in methods:
+        add_prune_arguments(sub.add_parser("score", parents=[common], help="short for: prune mip"), methods["mip"])
 
-    prune = sub.add_parser("prune", help="prune a trained model with any registered method")
-    prune.add_argument("method", help="a method name (see: ticketbench list methods)")
-    prune.add_argument("--data-dir")
-    prune.add_argument("--granularity", choices=["neuron", "weight"], default="neuron")
-    prune.add_argument("--sparsity", type=float, help="fraction of units (or weights) to remove")
-    prune.add_argument("--scope", choices=["layer", "global"], default="layer")
-    prune.add_argument("--match", metavar="METHOD", help="match the per-layer counts of METHOD's mask (e.g. mip)")
-    prune.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="method option, e.g. norm=l1, prune_fraction=0.2, rewind_iteration=100")
-    prune.add_argument("--finetune-epochs", type=int, default=0, help="fine-tune the pruned weights")
-    prune.add_argument("--retrain-epochs", type=int, default=0, help="retrain the ticket from theta_0 under the mask")
-    add_config_arguments(prune, TrainConfig)
-    prune.set_defaults(func=commands.prune)
-
-    listing = sub.add_parser("list", help="list models, datasets or methods")
-    listing.add_argument("what", choices=["models", "datasets", "methods"])
+    listing = sub.add_parser("list", help="list models, datasets, methods or preset suites")
+    listing.add_argument("what", choices=["models", "datasets", "methods", "suites"])
     listing.set_defaults(func=commands.list_things)
     return parser
 
@@ -64,12 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m benchmark``."""
     args = build_parser().parse_args(argv)
+    configure_threads(cores=getattr(args, "torch_threads", None) or default_threads())
     try:
-        args.func(args)
-    except USER_ERRORS as exc:
+        return args.func(args) or 0
+    except (*USER_ERRORS, StoreError, ReportError) as exc:
         print(f"ticketbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ticketbench: interrupted", file=sys.stderr)
+        print("ticketbench: interrupted; finished stages are stored", file=sys.stderr)
         return 130
-    return 0

@@ -1,25 +1,37 @@
-"""What each CLI sub-command does, on parsed arguments."""
+"""What each CLI sub-command does, on parsed arguments. Pruning runs as a one-off suite through the harness, so
+its stages are cached and stored under their identities like a suite's, and the report prints the stored rows.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
+from pathlib import Path
 
-from benchmark import experiment
 from benchmark.cache import get_trained
 from benchmark.cli_args import given_fields
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
-from benchmark.masks import units_kept
-from benchmark.methods import Target, available_methods, matched_target, neuron_counts
-from benchmark.methods import prune as run_method
-from benchmark.mip.config import MIPConfig
+from benchmark.experiment import load_data
+from benchmark.harness.executors import make_executor
+from benchmark.harness.runner import run_suite
+from benchmark.harness.stages import StageEnv
+from benchmark.harness.suites import Budget, MethodPlan, Suite, available_suites, load_suite
+from benchmark.methods import Target, available_methods, get_method, method_options
 from benchmark.models import MODELS, count_parameters
-from datasets import DATASETS
+from benchmark.report import ReportError
+from benchmark.store.db import ResultStore
+from benchmark.store.export import export_results
+from benchmark.store.frame import load_results
+from datasets import DATASETS, cache_dir
 
-SOLVER_STATS = ("status", "primal_bound", "dual_bound", "gap", "nodes", "lp_iterations", "variables", "binaries",
-                "binaries_before_stable_removal", "binaries_after_stable_removal", "constraints", "build_seconds",
-                "solve_seconds", "scip_version", "pyscipopt_version", "empty_layer_guard")
+SOLVER_SHOWN = ("status", "gap", "nodes", "lp_iterations", "binaries", "binaries_before_stable_removal",
+                "build_seconds", "solve_seconds", "scip_version")
+
+
+def store_root(args: argparse.Namespace) -> Path:
+    """The results store: ``--store``, else ``<cache>/store``."""
+    return Path(args.store) if getattr(args, "store", None) else cache_dir() / "store"
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -28,111 +40,153 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.paper(fields.pop("model", "lenet5"), fields.pop("dataset", "mnist"), **fields)
 
 
-def print_report(name: str, exp: experiment.Experiment, result, summary: dict) -> None:
-    """Units kept per layer, accuracies, sparsities and (for the MIP) solver statistics."""
-    print(f"{name} on {exp.config.model} / {exp.config.dataset} ({result.scores.granularity} level)")
-    if result.scores.granularity == "neuron":
-        print("units kept: " + ", ".join(f"{k} {v}" for k, v in units_kept(result.mask).items()))
-    print(f"dense test accuracy:  {summary['dense_accuracy']:.4f}")
-    print(f"pruned test accuracy: {summary['pruned_accuracy']:.4f} (no fine-tuning)")
-    if "finetuned_accuracy" in summary:
-        print(f"fine-tuned accuracy:  {summary['finetuned_accuracy']:.4f}")
-    if "retrained_accuracy" in summary:
-        print(f"retrained from theta_0: {summary['retrained_accuracy']:.4f}")
-    if "neurons_removed" in summary:
-        print(f"neurons removed: {100 * summary['neurons_removed']:.1f}%")
-    print(f"parameters removed: {100 * summary['params_removed']:.1f}%")
-    stats = {k: result.stats[k] for k in SOLVER_STATS if k in result.stats}
-    extra = {k: v for k, v in result.stats.items() if k not in SOLVER_STATS and k != "config"}
-    for key, value in {**stats, **extra}.items():
-        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
-
-
-def score(args: argparse.Namespace) -> None:
-    """``ticketbench score``: train or load the dense model, score it with the MIP, report."""
-    config = train_config(args)
-    mip_config = MIPConfig.preset(args.preset, **given_fields(args, MIPConfig))
-    exp = experiment.prepare(config, args.data_dir, batch_size=mip_config.n_samples, progress=True)
-    ctx = experiment.context(exp, seed=config.seed,
-                             options={"mip_config": mip_config, "export_path": args.export})
-    result = run_method("mip", exp.trained.model, ctx)
-    print_report("mip", exp, result, experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs))
-
-
-def parse_options(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` strings to a dict, values read as JSON where they parse (numbers, true/false)."""
-    options = {}
+def parse_pairs(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` strings to a dict of strings (the options' types parse them)."""
+    out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"option {pair!r} is not KEY=VALUE")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
+        out[key] = value
+    return out
+
+
+def method_plan(name: str, raw_options: dict, granularity: str = "neuron", **target) -> MethodPlan:
+    """A checked one-point plan of method ``name`` (its options typed and validated before any work)."""
+    method = get_method(name)
+    return MethodPlan(name, (method_options(method, raw_options),), granularity=granularity, **target)
+
+
+def prune_suite(args: argparse.Namespace) -> Suite:
+    """The one-off suite of a ``prune`` command: the reference method (with ``--match``) and the method."""
+    method = get_method(args.method)
+    raw = given_fields(args, method.Options) if hasattr(method, "Options") else {}
+    if getattr(args, "preset", None):
+        raw = {**vars(method.Options.preset(args.preset)), **raw}
+    match = args.match or ("mip" if args.method == "critical" else None)
+    given = [flag for flag, value in (("--sparsity", args.sparsity), ("--threshold", args.threshold))
+             if value is not None]
+    if match and given:
+        raise ConfigError(f"--match {match} fixes the sparsity; drop {given[0]}")
+    Target(sparsity=args.sparsity, scope=args.scope, threshold=args.threshold)  # checked before any work
+    if not (match or given or hasattr(method, "default_target")):
+        raise ConfigError(f"{args.method} needs a target: give --sparsity, --threshold or --match METHOD")
+    plans = [] if not match else [method_plan(match, parse_pairs(args.match_option))]
+    target = dict(scope=args.scope, thresholds=(args.threshold,) if args.threshold is not None else (),
+                  sparsities=(args.sparsity,) if args.sparsity is not None else (), match=match)
+    if args.method != match:
+        plans.append(method_plan(args.method, raw, args.granularity, **target))
+    config = train_config(args)
+    train = {k: v for k, v in vars(config).items() if k not in ("model", "dataset", "seed")}
+    return Suite("cli", "", (config.model,), (config.dataset,), (config.seed,), train,
+                 Budget(args.finetune_epochs, args.retrain_epochs), {}, tuple(plans))
+
+
+def print_rows(rows: list[dict], method: str) -> None:
+    """The method's stored evaluation: units kept, accuracies, sparsities and (for the MIP) solver statistics."""
+    by_stage = {row["stage"]: row["record"] for row in rows if row["record"]["method"] == method}
+    prune, evaluation = by_stage["prune"], by_stage["evaluate"]
+    print(f"{method} on {prune['model']} / {prune['dataset']} at {prune['point']}")
+    label = "units kept" if prune.get("neurons_removed") is not None else "weights kept"
+    print(f"{label}: " + ", ".join(f"{k} {v}/{prune['sizes'][k]}" for k, v in prune["kept"].items()))
+    print(f"dense test accuracy:  {evaluation['dense_accuracy']:.4f}")
+    print(f"pruned test accuracy: {evaluation['pruned_accuracy']:.4f} (no fine-tuning)")
+    if evaluation.get("finetuned_accuracy") is not None:
+        print(f"fine-tuned accuracy:  {evaluation['finetuned_accuracy']:.4f}")
+    if "retrain" in by_stage:
+        print(f"retrained ticket:     {by_stage['retrain']['retrained_accuracy']:.4f}")
+    if prune.get("neurons_removed") is not None:
+        print(f"neurons removed: {100 * prune['neurons_removed']:.1f}%")
+    print(f"parameters removed: {100 * prune['params_removed']:.1f}% (dead outgoing weights included)")
+    for key in SOLVER_SHOWN:
+        if key in prune["stats"]:
+            value = prune["stats"][key]
+            print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    for warning in prune["stats"].get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def prune(args: argparse.Namespace) -> None:
-    """``ticketbench prune METHOD``: prune the dense model at a sparsity or at another method's counts."""
-    config = train_config(args)
-    exp = experiment.prepare(config, args.data_dir, progress=True)
-    options = parse_options(args.option)
-    match = args.match or ("mip" if args.method == "critical" else None)
-    reference, target = None, Target(sparsity=args.sparsity, scope=args.scope)
-    if match:
-        if args.sparsity is not None:
-            raise ConfigError(f"--match {match} fixes the sparsity; drop --sparsity")
-        reference = run_method(match, exp.trained.model, experiment.context(exp, seed=config.seed))
-        target = matched_target(reference, args.granularity)
-        print(f"matched to {match}: " + ", ".join(f"{k} {v}" for k, v in units_kept(reference.mask).items()))
-    ctx = experiment.context(exp, target, args.granularity, config.seed, options, reference)
-    result = run_method(args.method, exp.trained.model, ctx)
-    summary = experiment.evaluate_pruned(exp, result, args.finetune_epochs, args.retrain_epochs)
-    print_report(args.method, exp, result, summary)
+    """``ticketbench prune METHOD`` (and ``score``): prune at a target or at another method's counts, cached."""
+    suite = prune_suite(args)
+    env = StageEnv(store_root(args), "cli", args.data_dir)
+    report = run_suite(suite, env, make_executor("inline", 1))
+    if report.failures:
+        raise ConfigError(report.failures[0])
+    rows = [row for row in ResultStore(env.store_root).rows("cli")]
+    print_rows(rows, args.method)
 
 
 def train(args: argparse.Namespace) -> None:
     """``ticketbench train``: train or load the dense model, print its test accuracy and cache path."""
     config = train_config(args)
-    trained = get_trained(config, experiment.load_data(config, args.data_dir), progress=True)
+    trained = get_trained(config, load_data(config, args.data_dir), progress=sys.stderr.isatty())
     source = "loaded from cache" if trained.from_cache else "trained"
     print(f"{config.model} on {config.dataset}: {source}, test accuracy {trained.metrics['test_accuracy']:.4f}")
     print(f"cache: {trained.path}")
 
 
-def demo(args: argparse.Namespace) -> None:
-    """``ticketbench demo``: LeNet-5 on MNIST trained briefly and cached, scored with the MIP, and compared with
-    magnitude and random pruning at the MIP's per-layer counts."""
-    config = TrainConfig.paper("lenet5", "mnist", epochs=args.epochs)
-    exp = experiment.prepare(config, args.data_dir, progress=True)
-    source = "loaded from cache" if exp.trained.from_cache else f"trained for {config.epochs} epoch(s)"
-    print(f"LeNet-5 on MNIST ({len(exp.splits.train)} train / {len(exp.splits.val)} val / "
-          f"{len(exp.splits.test)} test): {source}")
-    print(f"dense test accuracy: {exp.trained.metrics['test_accuracy']:.4f}   cache: {exp.trained.path}")
-    mip_config = MIPConfig(loss="margin", time_limit=300)
-    mip = run_method("mip", exp.trained.model, experiment.context(exp, options={"mip_config": mip_config}))
-    print(f"\nMIP (SCIP, N=10, margin loss): {mip.stats['status']} in {mip.stats['build_seconds']:.1f} s build + "
-          f"{mip.stats['solve_seconds']:.1f} s solve, {mip.stats['binaries']} binaries of "
-          f"{mip.stats['binaries_before_stable_removal']} ReLUs")
-    print("units kept: " + ", ".join(f"{k} {v}" for k, v in units_kept(mip.mask).items()))
-    print(f"\n{'method':10s} {'neurons removed':>16s} {'test accuracy (no fine-tuning)':>32s}")
-    target = Target(counts=neuron_counts(mip.mask))
-    for name, result in [("mip", mip)] + [(m, run_method(m, exp.trained.model, experiment.context(exp, target)))
-                                          for m in ("magnitude", "random")]:
-        row = experiment.evaluate_pruned(exp, result)
-        print(f"{name:10s} {100 * row['neurons_removed']:15.1f}% {row['pruned_accuracy']:32.4f}")
-    print(f"{'dense':10s} {0.0:15.1f}% {exp.trained.metrics['test_accuracy']:32.4f}")
-
-
 def list_things(args: argparse.Namespace) -> None:
-    """``ticketbench list``: the registered models, datasets or methods, one per line."""
+    """``ticketbench list``: the registered models, datasets, methods or preset suites, one per line."""
     if args.what == "models":
         for name, builder in MODELS.items():
             print(f"{name:10s} {count_parameters(builder()):>10,d} params  {builder.__doc__.splitlines()[0]}")
     elif args.what == "datasets":
         for name, spec in DATASETS.items():
             print(f"{name:14s} {spec.num_classes} classes  (torchvision {spec.torchvision_class.__name__})")
+    elif args.what == "suites":
+        for name, path in available_suites().items():
+            print(f"{name:8s} {load_suite(str(path)).description}")
     else:
         for name, cls in available_methods().items():
             print(f"{name:10s} {cls.description}")
+
+
+def results(args: argparse.Namespace) -> None:
+    """``ticketbench results``: the store (or one suite) as CSV, Parquet, JSON or Markdown."""
+    frame = load_results(store_root(args), args.suite)
+    out = export_results(frame, args.format, args.output)
+    if args.output is None:
+        sys.stdout.write(out if isinstance(out, str) else "")
+
+
+def report(args: argparse.Namespace) -> None:
+    """``ticketbench report SUITE``: tables, plots, claims and report.html under ``results/<suite>/``."""
+    from benchmark.report.html import write_report
+
+    suite = load_suite(args.suite)
+    frame = load_results(store_root(args), suite.name)
+    if frame.empty:
+        raise ReportError(f"no results of suite {suite.name!r} in {store_root(args)}: run it first")
+    path = write_report(frame, suite.name, Path(args.out or "results") / suite.name)
+    print(f"report: {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``ticketbench run SUITE``: every missing stage, then the main table and the report's path."""
+    from benchmark.harness.estimate import describe_plan
+    from benchmark.harness.plan import plan_suite
+    from benchmark.report.html import write_report
+    from benchmark.report.tables import table1
+    from benchmark.store.export import markdown_table
+
+    suite = load_suite(args.suite)
+    if args.dry_run:
+        jobs = plan_suite(suite)
+        for job in jobs:
+            print(f"{job.hash}  {job.kind:9s} {job.method:10s} {job.point:16s} "
+                  f"{job.spec.train.model if hasattr(job.spec, 'train') else ''}")
+        print(describe_plan(jobs, args.workers))
+        return 0
+    workers = 1 if args.executor == "inline" else args.workers
+    env = StageEnv(store_root(args), suite.name, args.data_dir, workers)
+    ResultStore(env.store_root)  # fails in one line before any work when the store cannot be written
+    outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler))
+    print(f"{suite.name}: {outcome.ran} stages run, {outcome.stored} already stored, {outcome.skipped} skipped, "
+          f"{len(outcome.failures)} failed, in {outcome.seconds:.1f} s")
+    frame = load_results(env.store_root, suite.name)
+    print(markdown_table(table1(frame)))
+    print(f"report: {write_report(frame, suite.name, Path(args.out or 'results') / suite.name)}")
+    for failure in outcome.failures:
+        print(f"ticketbench: failed: {failure}", file=sys.stderr)
+    return 1 if outcome.failures else 0
