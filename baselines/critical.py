@@ -21,6 +21,7 @@ class Critical:
     name = "critical"
     description = "critical: prune the highest-scored units of another method (default mip) at its per-layer counts"
     granularities = ("neuron", "weight")
+    scores_depend_on_target = True
     Options = NoOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:

@@ -114,6 +114,7 @@ class Lottery:
     name = "lottery"
     description = "lottery ticket: iterative magnitude pruning (p per round) with rewinding to theta_0 or theta_k"
     granularities = ("neuron", "weight")
+    scores_depend_on_target = True
     Options = LotteryOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:

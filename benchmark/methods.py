@@ -76,7 +76,6 @@ class ScoringContext:
     export_path: str | None = None  # where a method that builds a model instance (the MIP) writes it
     # the method's typed options (an instance of its ``Options``); a dict of raw values is checked by prune()
     options: object = field(default_factory=dict)
-    executor: object | None = None  # a concurrent.futures.Executor for methods that parallelise
 
     def __post_init__(self):
         if self.granularity not in GRANULARITIES:
@@ -196,16 +195,26 @@ def method_options(method: Method, values: dict | object):
     return build_options(options_class, values, method.name)
 
 
-def prune(method: str | Method, model: nn.Module, ctx: ScoringContext) -> PruneResult:
-    """Score ``model`` with ``method`` and choose the mask for ``ctx.target``."""
+def scores_depend_on_target(method: Method) -> bool:
+    """Whether ``method``'s scores change with the target (IMP's rounds, critical's reference); the scores of
+    every other method can be computed once and cut at many targets."""
+    return bool(getattr(method, "scores_depend_on_target", False))
+
+
+def prune(method: str | Method, model: nn.Module, ctx: ScoringContext, scores: Scores | None = None) -> PruneResult:
+    """Score ``model`` with ``method`` (or take ``scores`` it computed before, for a method whose scores do not
+    depend on the target) and choose the mask for ``ctx.target``."""
     method = get_method(method) if isinstance(method, str) else method
     check_granularity(method, ctx.granularity)
     ctx = dataclasses.replace(ctx, options=method_options(method, ctx.options))
     if not ctx.target.is_set and hasattr(method, "default_target"):
         ctx = dataclasses.replace(ctx, target=method.default_target(ctx))
-    scores = method.score(copy.deepcopy(model), ctx)
+    if scores is None or scores_depend_on_target(method):
+        scores = method.score(copy.deepcopy(model), ctx)
     mask, guarded = make_mask(scores, ctx.target)
     stats = {**scores.stats, "empty_layer_guard": sorted(set(scores.stats.get("empty_layer_guard", []) + guarded))}
+    if "threshold" in stats and ctx.target.threshold is not None:  # shared scores: the threshold cut here
+        stats["threshold"] = ctx.target.threshold
     return PruneResult(scores, mask, to_weight_mask(model, mask, ctx.granularity), stats)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from benchmark.config import TrainConfig
 from benchmark.harness.suites import MethodPlan, Suite
-from benchmark.methods import get_method
+from benchmark.methods import get_method, scores_depend_on_target
 from benchmark.options import NoOptions
 from benchmark.paper import paper_threshold
 from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
@@ -68,7 +68,8 @@ class Planner:
 
     def points(self, plan: MethodPlan, config: TrainConfig, matched: dict) -> list[tuple[PruneSpec, str]]:
         """Prune specs and labels of one method on one trained model, primary point first."""
-        targets = [(TargetSpec(threshold=t), f"tau={t:g}") for t in plan.thresholds]
+        taus = [paper_threshold(config.model, config.dataset) if t is None else t for t in plan.thresholds]
+        targets = [(TargetSpec(threshold=t), f"tau={t:g}") for t in taus]
         targets += [(TargetSpec(sparsity=s, scope=plan.scope), TargetSpec(sparsity=s, scope=plan.scope).label)
                     for s in plan.sparsities]
         if plan.match is not None:
@@ -85,8 +86,8 @@ class Planner:
                         f"{sweep},{label}" if sweep and not label.startswith("match=") else label))
         return out
 
-    def prune(self, spec: PruneSpec, label: str, primary: bool = False) -> Job:
-        needs = [self.train(spec.train).hash]
+    def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
+        needs = [self.train(spec.train).hash] + ([after.hash] if after is not None else [])
         if spec.target.match is not None:
             needs.append(spec.target.match.hash)
         return self.add(Job("prune", spec, tuple(needs), spec.method, label, primary))
@@ -124,8 +125,11 @@ def plan_suite(suite: Suite) -> list[Job]:
         for plan in order:
             points = planner.points(plan, config, matched)
             matched[plan.name] = points
+            shares = not scores_depend_on_target(get_method(plan.name))
+            first = {}  # per option set, the prune whose scores the other targets reuse
             for index, (spec, label) in enumerate(points):
-                prune = planner.prune(spec, label, primary=index == 0)
+                prune = planner.prune(spec, label, index == 0, first.get(spec.options) if shares else None)
+                first.setdefault(spec.options, prune)
                 planner.add(Job("evaluate", EvaluateSpec(spec), (prune.hash,), spec.method, label, index == 0))
                 if index == 0 or suite.budget.tickets_at == "all":
                     primary.append((spec, label))

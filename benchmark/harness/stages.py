@@ -19,12 +19,12 @@ import torch
 
 from benchmark import experiment
 from benchmark.cache import get_trained
-from benchmark.config import TrainConfig
+from benchmark.config import TrainConfig, config_hash
 from benchmark.harness.plan import Job, control_prune
 from benchmark.masks import neuron_sparsity, parameter_sparsity
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
-from benchmark.specs import PruneSpec, TransferSpec
+from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
 from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.db import ResultStore
 from benchmark.store.manifest import manifest
@@ -75,6 +75,18 @@ def mask_digest(mask: dict[str, torch.Tensor]) -> str:
     return digest.hexdigest()[:16]
 
 
+def score_key(spec: PruneSpec) -> str:
+    """Where a method's scores are shared between the targets they are cut at: the spec without its target."""
+    return config_hash(dataclasses.replace(spec, target=TargetSpec()))
+
+
+def load_scores(artifacts: ArtifactDir, key: str, granularity: str) -> Scores | None:
+    """Scores stored under ``key`` by an earlier prune stage, or None."""
+    if not artifacts.exists(key, "scores.pt"):
+        return None
+    return Scores(artifacts.load_tensors(key, "scores.pt"), granularity, artifacts.load_json(key, "stats.json"))
+
+
 def load_prune(spec: PruneSpec, env: StageEnv) -> PruneResult:
     """The stored result of a prune stage, rebuilt (its weight mask recomputed from the mask)."""
     artifacts = ArtifactDir(env.store_root)
@@ -108,8 +120,12 @@ def run_prune(job: Job, env: StageEnv) -> dict:
     target = matched_target(reference, spec.granularity) if reference is not None else Target(
         sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
     ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference)
-    result = prune(spec.method, exp.trained.model, ctx)
-    ArtifactDir(env.store_root).save_tensors(spec.hash, "prune.pt", {
+    artifacts, shared = ArtifactDir(env.store_root), score_key(spec)
+    result = prune(spec.method, exp.trained.model, ctx, scores=load_scores(artifacts, shared, spec.granularity))
+    if not artifacts.exists(shared, "scores.pt"):
+        artifacts.save_json(shared, "stats.json", result.scores.stats)
+        artifacts.save_tensors(shared, "scores.pt", result.scores.values)
+    artifacts.save_tensors(spec.hash, "prune.pt", {
         "values": result.scores.values, "mask": result.mask, "rewind_state": result.scores.rewind_state})
     kept = {name: int(m.sum()) for name, m in result.mask.items()}
     sizes = {name: m.numel() for name, m in result.mask.items()}

@@ -15,7 +15,8 @@ one line naming the file, the key and the valid choices. Preset suites ship in `
     [transfer]                        source dataset = [target datasets]
     [methods.NAME]                    options = {...} (the method's Options), sweep = {option = [values]},
                                       options_for = {model = {...}} (per-model options on top),
-                                      granularity, scope, thresholds = [...], sparsities = [...], match = "mip"
+                                      granularity, scope, thresholds = [...] ("paper": the paper's tau),
+                                      sparsities = [...], match = "mip"
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class MethodPlan:
     model_option_sets: tuple = ()  # (model, option sets) where options_for differs
     granularity: str = "neuron"
     scope: str = "layer"
-    thresholds: tuple[float, ...] = ()
+    thresholds: tuple[float | None, ...] = ()  # None: the paper's threshold for the model and dataset
     sparsities: tuple[float, ...] = ()
     match: str | None = None
 
@@ -128,13 +129,22 @@ class _Reader:
             raise self.fail(key, "must not be empty")
         return values
 
-    def numbers(self, table: dict, key: str, where: str, low: float, high: float, closed: bool) -> tuple:
-        values = tuple(float(v) for v in self.get(table, key, list, where, default=[]))
-        for v in values:
+    def numbers(self, table: dict, key: str, where: str, low: float, high: float, closed: bool,
+                paper: bool = False) -> tuple:
+        """Numbers in the interval; with ``paper``, the string "paper" stands for the paper's value (None)."""
+        values = []
+        for v in self.get(table, key, list, where, default=[]):
+            if paper and v == "paper":
+                values.append(None)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                values.append(float(v))
+            else:
+                raise self.fail(f"{where}.{key}", f"{v!r} is not a number" + (' or "paper"' if paper else ""))
+        for v in (v for v in values if v is not None):
             if not (low <= v <= high if closed else low <= v < high):
                 interval = f"[{low:g}, {high:g}]" if closed else f"[{low:g}, {high:g})"
                 raise self.fail(f"{where}.{key}", f"{v:g} is outside {interval}")
-        return values
+        return tuple(values)
 
 
 def _input_shape(dataset: str, preprocessing: str) -> tuple[int, int, int]:
@@ -174,7 +184,7 @@ def _method(reader: _Reader, name: str, table: dict, methods: dict) -> MethodPla
         raise reader.fail(f"{where}.match", f"unknown method {match!r}; choose from: {', '.join(methods)}")
     plan = MethodPlan(name, option_sets, model_sets, granularity,
                       reader.get(table, "scope", str, where, default="layer"),
-                      reader.numbers(table, "thresholds", where, 0.0, 1.0, closed=True),
+                      reader.numbers(table, "thresholds", where, 0.0, 1.0, closed=True, paper=True),
                       reader.numbers(table, "sparsities", where, 0.0, 1.0, closed=False), match)
     if not (plan.thresholds or plan.sparsities or match or hasattr(method, "default_target")):
         raise reader.fail(where, f"{name} needs operating points: give thresholds, sparsities or match")
