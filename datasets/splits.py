@@ -30,13 +30,12 @@ def load_splits(
     val_fraction: float = 0.2,
     seed: int = 0,
     train_limit: int | None = None,
-    test_limit: int | None = None,
     allow_download: bool = True,
 ) -> DataSplits:
     """Load ``name`` into memory and split its training set with ``seed``.
 
-    ``train_limit``/``test_limit`` keep only the first images of the (shuffled) training pool and of the
-    test set: small real slices for tests and quick demos.
+    ``train_limit`` keeps only the first images of the (shuffled) training pool: small real slices for tests
+    and quick suites. The test set is always whole.
     """
     spec = get_spec(name)
     raw = spec.read(resolve_data_root(data_dir), allow_download=allow_download)
@@ -54,8 +53,6 @@ def load_splits(
     if not 0 < n_val < len(order):
         raise DatasetError(f"{len(order)} training images with val_fraction {val_fraction} leave an empty "
                            "train or validation split; use more images (train_limit) or another val_fraction")
-    if test_limit:
-        test = test.subset(torch.arange(min(test_limit, len(test))))
     return DataSplits(name, pool.subset(order[n_val:]), pool.subset(order[:n_val]), test)
 
 

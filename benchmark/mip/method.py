@@ -23,7 +23,7 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
     plus ``solver_seed``. The statistics are ``SolverStats.as_dict()`` plus ``"config"`` (and ``"blocks"`` per
     sub-MIP when decoupled). ``ctx.export_path`` writes the instance before solving. With ``config.decoupled``
     auxiliary heads are fitted on ``ctx.splits.train`` and one sub-MIP per conv block is solved in parallel
-    (``ctx.executor``, else a process pool).
+    (a process pool).
     """
     config: MIPConfig = dataclasses.replace(ctx.options, solver_seed=ctx.options.solver_seed + ctx.seed)
     threshold = ctx.target.threshold if ctx.target.threshold is not None else paper_threshold(ctx.model_name,
@@ -33,7 +33,7 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
             raise ConfigError("the decoupled MIP needs training data in the scoring context to fit its heads")
         heads = make_heads(model, ctx.splits.train.input_shape, ctx.splits.train.num_classes)
         train_heads(model, heads, ctx.splits.train, epochs=config.head_epochs, lr=3e-3, seed=ctx.seed)
-        result = score_decoupled(model, heads, ctx.splits.val, config, threshold, executor=ctx.executor)
+        result = score_decoupled(model, heads, ctx.splits.val, config, threshold)
     else:
         inputs, labels = ctx.batch
         result = score_network(model, inputs[: config.n_samples], labels[: config.n_samples], config, threshold,
