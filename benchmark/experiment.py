@@ -13,6 +13,7 @@ from benchmark.cache import TrainedModel, get_trained
 from benchmark.config import TrainConfig
 from benchmark.masks import WeightMask, apply_weight_mask, neuron_sparsity, parameter_sparsity
 from benchmark.methods import PruneResult, ScoringContext, Target
+from benchmark.records import Evaluation
 from benchmark.training import evaluate, fit
 from datasets import DataSplits, load_splits, pick_one_per_class
 
@@ -61,27 +62,24 @@ def context(exp: Experiment, target: Target = Target(), granularity: str = "neur
                           dataset=exp.config.dataset, reference=reference, options=options or {})
 
 
-def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0, retrain_epochs: int = 0) -> dict:
+def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0,
+                    retrain_epochs: int = 0) -> Evaluation:
     """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning the pruned weights and
     after retraining the ticket under the mask from its rewind point (theta_0, or theta_k for late rewinding),
     and the sparsities (parameters removed count the dead outgoing weights too)."""
     dense = exp.trained.model
     pruned = copy.deepcopy(dense)
     apply_weight_mask(pruned, result.weight_mask)
-    summary = {
-        "dense_accuracy": exp.trained.metrics["test_accuracy"],
-        "pruned_accuracy": evaluate(pruned, exp.splits.test)[1],
-        "params_removed": parameter_sparsity(dense, result.weight_mask),
-    }
-    if result.granularity == "neuron":
-        summary["neurons_removed"] = neuron_sparsity(result.mask)
+    finetuned = retrained = None
     if finetune_epochs:
-        tuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
-                    epochs=finetune_epochs)
-        summary["finetuned_accuracy"] = tuned.test_accuracy
+        finetuned = fit(exp.config, exp.splits, start_state=pruned.state_dict(), mask=result.weight_mask,
+                        epochs=finetune_epochs).test_accuracy
     if retrain_epochs:
         rewind_state = result.scores.rewind_state or exp.trained.init_state
-        ticket = fit(exp.config, exp.splits, start_state=rewind_state, mask=result.weight_mask,
-                     epochs=retrain_epochs)
-        summary["retrained_accuracy"] = ticket.test_accuracy
-    return summary
+        retrained = fit(exp.config, exp.splits, start_state=rewind_state, mask=result.weight_mask,
+                        epochs=retrain_epochs).test_accuracy
+    return Evaluation(dense_accuracy=exp.trained.metrics["test_accuracy"],
+                      pruned_accuracy=evaluate(pruned, exp.splits.test)[1],
+                      params_removed=parameter_sparsity(dense, result.weight_mask),
+                      neurons_removed=neuron_sparsity(result.mask) if result.granularity == "neuron" else None,
+                      finetuned_accuracy=finetuned, retrained_accuracy=retrained)

@@ -48,3 +48,19 @@ class SolverStats:
     def as_dict(self) -> dict:
         """The fields as a plain, JSON-ready dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A pruned network measured on the source test set: accuracies (fractions) and what the mask removes."""
+
+    dense_accuracy: float
+    pruned_accuracy: float  # the mask applied to the trained weights, no fine-tuning
+    params_removed: float  # fraction of all parameters, the dead outgoing weights included
+    neurons_removed: float | None = None  # fraction of prunable units (neuron-level masks only)
+    finetuned_accuracy: float | None = None  # after fine-tuning the pruned weights, when asked
+    retrained_accuracy: float | None = None  # the ticket retrained from its rewind point, when asked
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict, leaving out what was not measured."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

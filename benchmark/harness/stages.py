@@ -138,8 +138,8 @@ def run_evaluate(job: Job, env: StageEnv) -> dict:
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir)
     result = load_prune(spec.prune, env)
-    summary = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs)
-    record = {**summary, "finetune_epochs": spec.finetune_epochs}
+    evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs)
+    record = {**evaluation.as_dict(), "finetune_epochs": spec.finetune_epochs}
     stats = ResultStore(env.store_root).get(spec.prune.hash)["record"]["stats"]
     if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
         record.update(solve_seconds=stats["solve_seconds"], binaries=stats["binaries"],
@@ -152,9 +152,8 @@ def run_retrain(job: Job, env: StageEnv) -> dict:
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir)
     result = load_prune(spec.prune, env)
-    start = result.scores.rewind_state or exp.trained.init_state
-    ticket = fit(spec.prune.train, exp.splits, start_state=start, mask=result.weight_mask, epochs=spec.epochs)
-    return {"retrained_accuracy": ticket.test_accuracy, "retrain_epochs": spec.epochs, **_sparsities(exp, result)}
+    evaluation = experiment.evaluate_pruned(exp, result, retrain_epochs=spec.epochs)
+    return {**evaluation.as_dict(), "retrain_epochs": spec.epochs}
 
 
 def run_transfer(job: Job, env: StageEnv) -> dict:
