@@ -39,8 +39,17 @@ class TargetSpec:
         return f"match={self.match.method}" if self.match is not None else "default"
 
 
+class Identified:
+    """A frozen spec named by its content hash."""
+
+    @property
+    def hash(self) -> str:
+        """Content hash: class name, schema version and the fields that differ from their defaults."""
+        return config_hash(self)
+
+
 @dataclass(frozen=True)
-class PruneSpec:
+class PruneSpec(Identified):
     """A method applied to a trained dense model at an operating point."""
 
     train: TrainConfig
@@ -53,40 +62,28 @@ class PruneSpec:
         if self.granularity not in GRANULARITIES:
             raise ConfigError(f"unknown granularity {self.granularity!r}; choose one of: {', '.join(GRANULARITIES)}")
 
-    @property
-    def hash(self) -> str:
-        """Content hash of this prune run."""
-        return config_hash(self)
 
 
 @dataclass(frozen=True)
-class EvaluateSpec:
+class EvaluateSpec(Identified):
     """The pruned network on the source test set, with no fine-tuning or after ``finetune_epochs``."""
 
     prune: PruneSpec
     finetune_epochs: int = 0
 
-    @property
-    def hash(self) -> str:
-        """Content hash of this evaluation."""
-        return config_hash(self)
 
 
 @dataclass(frozen=True)
-class RetrainSpec:
+class RetrainSpec(Identified):
     """The ticket rewound to its rewind point (theta_0, or theta_k) and retrained on the source dataset."""
 
     prune: PruneSpec
     epochs: int
 
-    @property
-    def hash(self) -> str:
-        """Content hash of this retraining."""
-        return config_hash(self)
 
 
 @dataclass(frozen=True)
-class TransferSpec:
+class TransferSpec(Identified):
     """The mask found on the source, rewound to the source's theta_0 and trained with ``target`` (the target
     dataset's training config: its paper optimiser, the transfer budget); ``control="random"`` uses a random
     mask with the same per-layer counts instead."""
@@ -101,7 +98,3 @@ class TransferSpec:
         if (self.target.model, self.target.seed) != (self.prune.train.model, self.prune.train.seed):
             raise ConfigError("a transfer keeps the source's model and seed")
 
-    @property
-    def hash(self) -> str:
-        """Content hash of this transfer."""
-        return config_hash(self)
