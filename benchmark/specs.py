@@ -63,7 +63,6 @@ class PruneSpec(Identified):
             raise ConfigError(f"unknown granularity {self.granularity!r}; choose one of: {', '.join(GRANULARITIES)}")
 
 
-
 @dataclass(frozen=True)
 class EvaluateSpec(Identified):
     """The pruned network on the source test set, with no fine-tuning or after ``finetune_epochs``."""
@@ -72,14 +71,12 @@ class EvaluateSpec(Identified):
     finetune_epochs: int = 0
 
 
-
 @dataclass(frozen=True)
 class RetrainSpec(Identified):
     """The ticket rewound to its rewind point (theta_0, or theta_k) and retrained on the source dataset."""
 
     prune: PruneSpec
     epochs: int
-
 
 
 @dataclass(frozen=True)
