@@ -246,3 +246,25 @@ def test_report_html_is_self_contained(report):
     assert page.count('<span class="verdict confirmed">confirmed</span>') == 4
     assert "97.50 ± 0.10" in page and "87.50 ± 0.10" in page
     assert "Fewer than 5 operating points" in page and "fc3/mnist/snip" in page
+
+
+def test_marginal_loss_is_judged_at_the_primary_point_when_rows_say_which():
+    """A sweep trades accuracy on purpose at its far points; the paper's claim is about its own setting."""
+    frame = suite_frame()
+    far = frame["point"] == f"tau={TAUS[-1]}"
+    frame.loc[far & (frame["method"] == "mip"), "pruned_accuracy"] = 0.5  # 48 pp lost at the far point
+    assert verdicts(frame)[0] == "not confirmed"
+    frame["primary"] = frame["point"] == f"tau={TAUS[0]}"
+    assert verdicts(frame)[0] == CONFIRMED
+
+
+def test_matched_labels_pair_with_the_mip_point_they_name():
+    """``match=mip@tau=0.3`` pairs with the MIP row at tau=0.3 only, even where another MIP point removes the same
+    fraction of neurons."""
+    frame = suite_frame()
+    matched = frame["point"] == "match=mip"
+    frame.loc[matched, "point"] = f"match=mip@tau={MATCHED_TAU}"
+    other = (frame["method"] == "mip") & (frame["point"] == f"tau={TAUS[0]}")
+    frame.loc[other, ["neurons_removed", "pruned_accuracy"]] = [MATCHED_TAU, 0.5]  # same counts, far worse
+    claim = evaluate_claims(frame)[1]
+    assert claim.verdict == CONFIRMED and set(claim.evidence["point"]) == {f"tau={MATCHED_TAU}"}

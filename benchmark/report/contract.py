@@ -13,7 +13,7 @@ REQUIRED = {
     "retrain": ("retrained_accuracy", "neurons_removed", "params_removed"),
     "transfer": ("target_dataset", "transfer_accuracy", "control", "neurons_removed", "params_removed"),
 }
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units")}
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary")}
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
