@@ -24,6 +24,7 @@ from benchmark.config import setting
 from benchmark.errors import ConfigError
 from benchmark.masks import apply_weight_mask
 from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, to_weight_mask
+from benchmark.selection import top_k_mask
 
 Mask = dict[str, torch.Tensor]
 
@@ -62,23 +63,15 @@ def n_to_remove(fraction: float, n_alive: int, n_final: int) -> int:
     return min(max(1, int(round(fraction * n_alive))), n_alive - n_final) if n_alive > n_final else 0
 
 
-def _drop_lowest(scores: torch.Tensor, alive: torch.Tensor, n: int) -> torch.Tensor:
-    ranked = scores.reshape(-1).double().masked_fill(~alive.reshape(-1), math.inf)
-    keep = alive.clone()
-    keep.view(-1)[torch.argsort(ranked, stable=True)[:n]] = False
-    return keep
-
-
 def prune_round(scores: Mask, mask: Mask, fraction: float, final: dict[str, int] | int) -> Mask:
-    """Remove ``fraction`` of the surviving entries with the lowest scores, per layer or globally."""
+    """Remove ``fraction`` of the surviving entries with the lowest scores, per layer or globally (the shared
+    top-k selection over the survivors)."""
+    alive = {name: s.double().masked_fill(~mask[name], -math.inf) for name, s in scores.items()}
     if isinstance(final, int):
-        alive = torch.cat([m.reshape(-1) for m in mask.values()])
-        flat = torch.cat([s.reshape(-1) for s in scores.values()])
-        keep = _drop_lowest(flat, alive, n_to_remove(fraction, int(alive.sum()), final))
-        sizes = [m.numel() for m in mask.values()]
-        return {name: part.view(m.shape) for (name, m), part in zip(mask.items(), keep.split(sizes))}
-    return {name: _drop_lowest(scores[name], m, n_to_remove(fraction, int(m.sum()), final[name]))
-            for name, m in mask.items()}
+        n_alive = sum(int(m.sum()) for m in mask.values())
+        return top_k_mask(alive, total=n_alive - n_to_remove(fraction, n_alive, final))[0]
+    counts = {name: int(m.sum()) - n_to_remove(fraction, int(m.sum()), final[name]) for name, m in mask.items()}
+    return top_k_mask(alive, counts=counts)[0]
 
 
 def reached(mask: Mask, final: dict[str, int] | int) -> bool:

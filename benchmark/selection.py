@@ -34,19 +34,16 @@ def threshold_mask(scores: Scores, tau: float) -> tuple[dict[str, torch.Tensor],
 
 
 def top_k_mask(scores: Scores, sparsity: float | None = None, counts: dict[str, int] | None = None,
-               scope: str = "layer") -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Keep the highest scores: ``counts[name]`` per layer, else remove ``sparsity`` of all entries, ranked
-    within each layer (``scope="layer"``) or across layers (``scope="global"``). Ties break by position."""
+               scope: str = "layer", total: int | None = None) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Keep the highest scores: ``counts[name]`` per layer, or ``total`` entries ranked across layers, else
+    remove ``sparsity`` of all entries, ranked within each layer (``scope="layer"``) or across layers
+    (``scope="global"``). Ties break by position."""
     if counts is None:
-        if scope == "global":
-            flat = torch.cat([s.reshape(-1).double() for s in scores.values()])
-            n_keep = flat.numel() - int(round(sparsity * flat.numel()))
-            kept = torch.zeros(flat.numel(), dtype=torch.bool)
-            kept[torch.argsort(flat, descending=True, stable=True)[:n_keep]] = True
-            counts, start = {}, 0
-            for name, s in scores.items():
-                counts[name] = int(kept[start:start + s.numel()].sum())
-                start += s.numel()
+        if total is None and scope == "global":
+            n = sum(s.numel() for s in scores.values())
+            total = n - int(round(sparsity * n))
+        if total is not None:
+            counts = _global_counts(scores, total)
         else:
             counts = {name: s.numel() - int(round(sparsity * s.numel())) for name, s in scores.items()}
     mask, guarded = {}, []
@@ -57,3 +54,11 @@ def top_k_mask(scores: Scores, sparsity: float | None = None, counts: dict[str, 
         if _guard(mask[name], s):
             guarded.append(name)
     return mask, guarded
+
+
+def _global_counts(scores: Scores, total: int) -> dict[str, int]:
+    """Per layer, how many of the ``total`` highest scores across all layers it holds."""
+    flat = torch.cat([s.reshape(-1).double() for s in scores.values()])
+    kept = torch.zeros(flat.numel(), dtype=torch.bool)
+    kept[torch.argsort(flat, descending=True, stable=True)[:total]] = True
+    return {name: int(part.sum()) for name, part in zip(scores, kept.split([s.numel() for s in scores.values()]))}

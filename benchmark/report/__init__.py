@@ -16,9 +16,10 @@ evaluate   the pruned network on the source test set: ``dense_accuracy``, ``prun
            fine-tuning), ``neurons_removed``, ``params_removed`` (counting the dead outgoing weights too);
            optional: ``finetuned_accuracy`` (NaN or absent without fine-tuning); for ``method == "mip"``:
            ``solve_seconds``, ``binaries``, ``units``; ``primary`` (bool: the method's first operating point,
-           the paper's setting in the presets; claim 1 judges only those rows when the column is there). SCIP's status belongs in the nested solver stats
-           (``solver.status``, e.g. ``SolverStats.as_dict()`` under ``solver``): ``status`` is the store's own
-           column, so a record may not use that key. The reports do not read it.
+           the paper's setting in the presets; claim 1 judges only those rows when the column is there).
+           SCIP's status belongs in the nested solver stats (``solver.status``, e.g. ``SolverStats.as_dict()``
+           under ``solver``): ``status`` is the store's own column, so a record may not use that key. The
+           reports do not read it.
 retrain    ``retrained_accuracy`` (the ticket rewound to theta_0 and retrained on the source),
            ``neurons_removed``, ``params_removed``
 transfer   ``target_dataset``, ``transfer_accuracy``, ``control`` in {ticket, random} (random: a random mask
