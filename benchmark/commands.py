@@ -19,14 +19,12 @@ from benchmark.harness.stages import StageEnv
 from benchmark.harness.suites import Budget, MethodPlan, Suite, available_suites, load_suite
 from benchmark.methods import Target, available_methods, get_method, method_options
 from benchmark.models import MODELS, count_parameters
+from benchmark.records import SolverStats
 from benchmark.report import ReportError
 from benchmark.store.db import ResultStore
 from benchmark.store.export import export_results
 from benchmark.store.frame import load_results
 from datasets import DATASETS, cache_dir
-
-SOLVER_SHOWN = ("status", "gap", "nodes", "lp_iterations", "binaries", "binaries_before_stable_removal",
-                "build_seconds", "solve_seconds", "scip_version")
 
 
 def store_root(args: argparse.Namespace) -> Path:
@@ -98,7 +96,7 @@ def print_rows(rows: list[dict], method: str) -> None:
     if prune.get("neurons_removed") is not None:
         print(f"neurons removed: {100 * prune['neurons_removed']:.1f}%")
     print(f"parameters removed: {100 * prune['params_removed']:.1f}% (dead outgoing weights included)")
-    for key in SOLVER_SHOWN:
+    for key in SolverStats.SUMMARY:
         if key in prune["stats"]:
             value = prune["stats"][key]
             print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")

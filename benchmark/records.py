@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class SolverStats:
     threshold: float
     empty_layer_guard: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+
+    SUMMARY: ClassVar[tuple[str, ...]] = ("status", "gap", "nodes", "lp_iterations", "binaries",
+                                          "binaries_before_stable_removal", "build_seconds", "solve_seconds",
+                                          "scip_version")  # what a one-screen report shows
 
     def as_dict(self) -> dict:
         """The fields as a plain, JSON-ready dict (tuples become lists)."""
