@@ -17,6 +17,7 @@ from benchmark.methods import (
     ScoringContext,
     Target,
     get_method,
+    matched_target,
     method_options,
     prune,
     register,
@@ -404,3 +405,13 @@ def test_snip_on_a_batchnorm_net_uses_batch_statistics_and_leaves_the_model_alon
     frozen.zero_grad()
     torch.nn.functional.cross_entropy(frozen(x), y).backward()
     assert not torch.allclose(scores["conv.weight"], (frozen.conv.weight.grad * frozen.conv.weight).abs(), atol=1e-5)
+
+
+def test_a_weight_level_method_matched_to_a_neuron_mask_keeps_its_parameter_count_per_layer():
+    reference = prune("magnitude", toy_net(), ctx(target=Target(sparsity=1 / 3)))  # drops fc1's unit 1
+    target = matched_target(reference, "weight")
+    assert target.counts == {"fc1.weight": 4, "out.weight": 4}  # 2 of 6 rows' weights, 2 of 6 outgoing gone
+    result = prune("magnitude", toy_net(), ctx(granularity="weight", target=target))
+    assert {k: int(m.sum()) for k, m in result.mask.items()} == target.counts
+    with pytest.raises(ConfigError, match="a neuron-level method cannot match a weight-level mask"):
+        matched_target(result, "neuron")
