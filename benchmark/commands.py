@@ -165,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.harness.estimate import describe_plan
     from benchmark.harness.plan import plan_suite
     from benchmark.report.html import write_report
-    from benchmark.report.tables import table1
+    from benchmark.report.tables import main_table
     from benchmark.store.export import markdown_table
 
     suite = load_suite(args.suite)
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{suite.name}: {outcome.ran} stages run, {outcome.stored} already stored, {outcome.skipped} skipped, "
           f"{len(outcome.failures)} failed, in {outcome.seconds:.1f} s")
     frame = load_results(env.store_root, suite.name)
-    print(markdown_table(table1(frame)))
+    print(markdown_table(main_table(frame)))
     print(f"report: {write_report(frame, suite.name, Path(args.out or 'results') / suite.name)}")
     for failure in outcome.failures:
         print(f"ticketbench: failed: {failure}", file=sys.stderr)

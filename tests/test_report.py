@@ -12,7 +12,7 @@ from benchmark.report import ReportError
 from benchmark.report.claims import CONFIRMED, NOT_CONFIRMED, NOT_MEASURED, evaluate_claims, points_above
 from benchmark.report.html import write_report
 from benchmark.report.plots import accuracy_curves, short_curves, write_plots
-from benchmark.report.tables import build_tables, mean_std, table1, table2, write_tables
+from benchmark.report.tables import build_tables, main_table, mean_std, table1, table2, write_tables
 from benchmark.store.db import ResultStore
 from benchmark.store.frame import load_results
 
@@ -117,7 +117,7 @@ def test_failed_rows_are_skipped_and_missing_columns_are_one_line_errors():
 
 def test_table_writers(tmp_path):
     paths = write_tables(build_tables(suite_frame()), tmp_path)
-    assert sorted(p.name for p in paths) == sorted(f"table{n}.{s}" for n in ("1_pruning", "2_transfer")
+    assert sorted(p.name for p in paths) == sorted(f"table{n}.{s}" for n in ("0_main", "1_pruning", "2_transfer")
                                                   for s in ("md", "csv", "tex"))
     assert pd.read_csv(tmp_path / "table1_pruning.csv").loc[0, "Pruned, no fine-tuning (%)"] == "97.50 ± 0.10"
     latex = (tmp_path / "table1_pruning.tex").read_text()
@@ -268,3 +268,10 @@ def test_matched_labels_pair_with_the_mip_point_they_name():
     frame.loc[other, ["neurons_removed", "pruned_accuracy"]] = [MATCHED_TAU, 0.5]  # same counts, far worse
     claim = evaluate_claims(frame)[1]
     assert claim.verdict == CONFIRMED and set(claim.evidence["point"]) == {f"tau={MATCHED_TAU}"}
+
+
+def test_the_main_table_keeps_the_primary_points_only():
+    frame = suite_frame()
+    assert set(main_table(frame)["Point"]) == set(table1(frame)["Point"])  # rows that do not say: all kept
+    frame["primary"] = (frame["method"] != "mip") | (frame["point"] == f"tau={TAUS[0]}")
+    assert set(main_table(frame).query("Method == 'mip'")["Point"]) == {f"tau={TAUS[0]}"}

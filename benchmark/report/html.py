@@ -26,6 +26,7 @@ td:nth-child(-n+4), th:nth-child(-n+4) { text-align: left; }
 img { max-width: 100%; }
 """
 TITLES = {
+    "table0_main": "Main table: Table 1 at each method's primary operating point (the paper's τ)",
     "table1_pruning": "Table 1: pruning, per model, dataset, method and operating point",
     "table2_transfer": "Table 2: ticket transfer, source × target, beside the dense target net and a random mask",
     "accuracy_vs_params": "Test accuracy without fine-tuning vs parameters removed (band: ±1 std over seeds)",
