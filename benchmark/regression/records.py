@@ -1,0 +1,109 @@
+"""Regression records: one JSON object per configuration, built from the stored rows of a regression run.
+
+A record holds the configuration's name, ``config_hash`` (the stage hash) and ``config`` (its canonical spec),
+the ``seed``, ``accuracy`` (with ``accuracy_metric``, the row column it came from, and ``accuracy_tolerance``),
+``kept`` (units kept per prunable layer) and ``mask_sha`` (the dense network: every unit kept), and the
+``manifest`` of the run that wrote it (git SHA, versions, host). The MIP's record without fine-tuning adds
+``solver``: the SCIP version and the deterministic solver work (nodes, LP iterations, binaries before and after
+stable-unit removal, the objective, the status).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from benchmark.config import canonical
+from benchmark.harness.stages import mask_digest
+from benchmark.regression.configs import RegressionError, Selected
+from benchmark.store.manifest import manifest
+
+BASELINES = Path(__file__).resolve().parents[2] / "results" / "baselines"
+ACCURACY = {"train": "test_accuracy", "evaluate": "pruned_accuracy", "transfer": "transfer_accuracy"}
+SOLVER = ("scip_version", "status", "nodes", "lp_iterations", "binaries_before_stable_removal",
+          "binaries_after_stable_removal", "primal_bound")
+SPREAD_FILE = "spread.json"
+
+
+def _row(rows: dict[str, dict], hash: str, name: str) -> dict:
+    row = rows.get(hash)
+    if row is None or row["status"] != "ok":
+        raise RegressionError(f"{name}: no stored result for stage {hash}")
+    return row["record"]
+
+
+def _dense_mask(rows: dict[str, dict], selected: Selected) -> tuple[dict, str]:
+    """Every unit of the model kept: the layer sizes of any prune row of the same trained model."""
+    for row in rows.values():
+        record = row["record"]
+        if row["stage"] == "prune" and "sizes" in record and (record["model"], record["dataset"], record["seed"]) == (
+                selected.job.spec.model, selected.job.spec.dataset, selected.seed):
+            sizes = record["sizes"]
+            return dict(sizes), mask_digest({k: torch.ones(n, dtype=torch.bool) for k, n in sizes.items()})
+    raise RegressionError(f"{selected.name}: no prune row tells the layer sizes of the dense model")
+
+
+def build_record(selected: Selected, rows: dict[str, dict]) -> dict:
+    """The record of one selected stage, from ``rows`` (the store's rows by hash)."""
+    job = selected.job
+    record = _row(rows, job.hash, selected.name)
+    finetuned = job.kind == "evaluate" and job.spec.finetune_epochs > 0
+    metric = "finetuned_accuracy" if finetuned else ACCURACY[job.kind]
+    out = {"name": selected.name, "config_hash": job.hash, "config": canonical(job.spec), "seed": selected.seed,
+           "accuracy_metric": metric, "accuracy": record[metric]}
+    if job.kind == "train":
+        out["kept"], out["mask_sha"] = _dense_mask(rows, selected)
+        return out
+    prune = _row(rows, job.spec.prune.hash, selected.name)
+    out["kept"], out["mask_sha"] = prune["kept"], prune["mask_sha"]
+    stats = prune.get("stats") or {}
+    if job.kind == "evaluate" and not finetuned and job.method == "mip" and "nodes" in stats:
+        out["solver"] = {key: stats[key] for key in SOLVER}
+    return out
+
+
+def build_records(selected: list[Selected], rows: list[dict], tolerances: dict[str, float] | None = None,
+                  with_manifest: bool = False) -> dict[str, dict]:
+    """Records by name of ``selected``, from the store's ``rows`` (``ResultStore.rows()``); ``tolerances`` by
+    name become ``accuracy_tolerance``; ``with_manifest`` adds the manifest (git SHA, versions, host)."""
+    by_hash = {row["hash"]: row for row in rows}
+    records = {}
+    run_manifest = manifest(device="cpu", seed=None) if with_manifest else None
+    for item in selected:
+        record = build_record(item, by_hash)
+        if tolerances is not None:
+            record["accuracy_tolerance"] = tolerances[item.name]
+        if run_manifest is not None:
+            record["manifest"] = {**run_manifest, "seed": item.seed}
+        records[item.name] = record
+    return records
+
+
+def read_records(directory: Path = BASELINES) -> dict[str, dict]:
+    """The records stored under ``directory`` (every ``*.json`` but the spread file), by name."""
+    return {path.stem: json.loads(path.read_text()) for path in sorted(Path(directory).glob("*.json"))
+            if path.name != SPREAD_FILE}
+
+
+def write_records(records: dict[str, dict], directory: Path = BASELINES) -> list[Path]:
+    """Write one ``<name>.json`` per record and remove the record files of configurations no longer run."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in set(read_records(directory)) - set(records):
+        (directory / f"{stale}.json").unlink()
+    paths = []
+    for name, record in sorted(records.items()):
+        path = directory / f"{name}.json"
+        path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        paths.append(path)
+    return paths
+
+
+def read_tolerances(directory: Path = BASELINES) -> dict[str, float]:
+    """The accuracy tolerance of every configuration, from the measured seed spread (``spread.json``)."""
+    path = Path(directory) / SPREAD_FILE
+    if not path.is_file():
+        raise RegressionError(f"no {path}: measure the seed spread first (python -m benchmark.regression.spread)")
+    return {name: entry["tolerance"] for name, entry in json.loads(path.read_text())["configs"].items()}
