@@ -7,7 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.harness.suites import Suite
-from benchmark.regression.compare import compare_accuracy, compare_solver, format_table, scip_mismatch, version_notes
+from benchmark.regression.compare import (
+    Check,
+    compare_accuracy,
+    compare_solver,
+    format_table,
+    scip_mismatch,
+    version_notes,
+)
 from benchmark.regression.configs import load_suites, run, select
 from benchmark.regression.records import BASELINES, build_records, read_records, read_tolerances, write_records
 from benchmark.store.db import ResultStore
@@ -27,10 +34,21 @@ def current_records(data_dir: str | Path | None, store_root: Path | None = None,
         return build_records(selected, ResultStore(root).rows(), tolerances, with_manifest)
 
 
+def new_figures(current: dict[str, dict]) -> list[Check]:
+    """The figures of records with nothing to compare them with (reference ``-``), for the first baseline."""
+    checks = []
+    for name, record in sorted(current.items()):
+        figures = {record["accuracy_metric"]: record["accuracy"], "mask_sha": record["mask_sha"],
+                   **{f"kept[{layer}]": n for layer, n in record["kept"].items()}, **record.get("solver", {})}
+        checks += [Check(name, metric, None, value, "new", True) for metric, value in figures.items()]
+    return checks
+
+
 def describe_diff(reference: dict[str, dict], current: dict[str, dict]) -> str:
     """What writing ``current`` would change, as text: version notes and every differing figure."""
     if not reference:
-        return f"no records yet: {len(current)} new configurations ({', '.join(sorted(current))})"
+        return "\n".join([f"no records yet: {len(current)} new configurations",
+                          format_table(new_figures(current), failures_only=False)])
     lines = version_notes(reference, manifest(device="cpu", seed=None))
     mismatch = scip_mismatch(reference, scip_version())
     if mismatch:
