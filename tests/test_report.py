@@ -275,3 +275,11 @@ def test_the_main_table_keeps_the_primary_points_only():
     assert set(main_table(frame)["Point"]) == set(table1(frame)["Point"])  # rows that do not say: all kept
     frame["primary"] = (frame["method"] != "mip") | (frame["point"] == f"tau={TAUS[0]}")
     assert set(main_table(frame).query("Method == 'mip'")["Point"]) == {f"tau={TAUS[0]}"}
+
+
+def test_a_fine_tuned_evaluation_beside_the_plain_one_counts_once_per_seed():
+    frame = suite_frame()
+    mip = frame[(frame["stage"] == "evaluate") & (frame["method"] == "mip")]
+    frame = pd.concat([frame, mip.assign(finetuned_accuracy=0.99)], ignore_index=True)
+    evidence = evaluate_claims(frame)[0].evidence
+    assert evidence.loc[0, "seeds"] == 3 and evidence.loc[0, "dense (%)"] == "98.00 ± 0.10"
