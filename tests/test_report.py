@@ -283,3 +283,15 @@ def test_a_fine_tuned_evaluation_beside_the_plain_one_counts_once_per_seed():
     frame = pd.concat([frame, mip.assign(finetuned_accuracy=0.99)], ignore_index=True)
     evidence = evaluate_claims(frame)[0].evidence
     assert evidence.loc[0, "seeds"] == 3 and evidence.loc[0, "dense (%)"] == "98.00 ± 0.10"
+
+
+def test_points_where_neither_side_was_retrained_are_left_out_of_claim_4():
+    """Tickets are retrained at the primary point only; the other points are not missing comparisons."""
+    frame = suite_frame()
+    frame.loc[frame["point"] == "match=mip", "point"] = f"match=mip@tau={MATCHED_TAU}"  # labelled as in a sweep
+    extra = frame[(frame["stage"] == "evaluate") & (frame["point"] == f"match=mip@tau={MATCHED_TAU}")].assign(
+        point="match=mip@tau=0.9")
+    mip = frame[(frame["stage"] == "evaluate") & (frame["method"] == "mip") & (frame["point"] == f"tau={TAUS[0]}")]
+    frame = pd.concat([frame, extra, mip.assign(point="tau=0.9", neurons_removed=0.3)], ignore_index=True)
+    claim = evaluate_claims(frame)[3]
+    assert claim.verdict == CONFIRMED and "tau=0.9" not in set(claim.evidence["point"])

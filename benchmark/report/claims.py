@@ -104,6 +104,7 @@ def against_methods(frame: pd.DataFrame, accuracy: str, methods: tuple[str, ...]
                     statement: str, rule: str) -> Claim:
     """The MIP's mean ``accuracy`` beats ``methods`` at its counts (``strictly_better``) or is marginally below."""
     pairs = matched_comparison(pruning_per_seed(frame), accuracy, methods)
+    pairs = pairs.dropna(subset=["mip", "baseline"], how="all")  # points where neither side was measured
     means, shown = summary(pairs, ["model", "dataset", "point", "method"], {"mip": "MIP (%)",
                                                                              "baseline": "baseline (%)"})
     margin = points_above(means["mip"], means["baseline"])
