@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import TicketbenchError
+from benchmark.harness import stages
 from benchmark.harness.executors import make_executor
 from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.runner import run_suite
@@ -70,14 +71,23 @@ def select(suite: Suite) -> list[Selected]:
     return out
 
 
+def _clear_stage_caches() -> None:
+    for cached in (stages._data, stages._trained, stages._experiment):
+        cached.cache_clear()
+
+
 @contextlib.contextmanager
 def isolated_run(cache: Path) -> Iterator[None]:
-    """One torch thread and a model cache at ``cache`` for the duration; both restored afterwards."""
+    """A model cache at ``cache`` and empty in-process stage caches for the duration (so no model trained by an
+    earlier run in this process, on other threads, is reused); the torch thread count and the cache variable are
+    restored afterwards."""
     threads, previous = torch.get_num_threads(), os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(cache)
+    _clear_stage_caches()
     try:
         yield
     finally:
+        _clear_stage_caches()
         torch.set_num_threads(threads)
         if previous is None:
             os.environ.pop(CACHE_ENV, None)
