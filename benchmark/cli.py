@@ -14,6 +14,7 @@ from benchmark.cli_args import add_config_arguments
 from benchmark.config import TrainConfig
 from benchmark.errors import USER_ERRORS
 from benchmark.methods import available_methods
+from benchmark.regression.update import baseline_command
 from benchmark.report import ReportError
 from benchmark.store import StoreError
 from benchmark.store.export import FORMATS
@@ -103,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         add_prune_arguments(per_method.add_parser(name, parents=[common], help=cls.description), cls)
     if "mip" in methods:
         add_prune_arguments(sub.add_parser("score", parents=[common], help="short for: prune mip"), methods["mip"])
+
+    baseline = sub.add_parser("baseline", help="the regression records in results/baselines/")
+    baseline_actions = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")
+    update = baseline_actions.add_parser("update", help="rerun the regression configurations and print the diff "
+                                         "against results/baselines/; write them only with --yes")
+    update.add_argument("--data-dir", help=DATA_HELP)
+    update.add_argument("--yes", action="store_true", help="write the new records (default: only print the diff)")
+    update.set_defaults(func=baseline_command)
 
     listing = sub.add_parser("list", help="list models, datasets, methods or preset suites")
     listing.add_argument("what", choices=["models", "datasets", "methods", "suites"])
