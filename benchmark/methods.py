@@ -212,7 +212,8 @@ def prune(method: str | Method, model: nn.Module, ctx: ScoringContext, scores: S
     if scores is None or scores_depend_on_target(method):
         scores = method.score(copy.deepcopy(model), ctx)
     mask, guarded = make_mask(scores, ctx.target)
-    stats = {**scores.stats, "empty_layer_guard": sorted(set(scores.stats.get("empty_layer_guard", []) + guarded))}
+    own = scores.stats.get("empty_layer_guard", []) if scores.mask is not None else []  # a method's own cut only
+    stats = {**scores.stats, "empty_layer_guard": sorted(set(own + guarded))}
     if "threshold" in stats and ctx.target.threshold is not None:  # shared scores: the threshold cut here
         stats["threshold"] = ctx.target.threshold
     return PruneResult(scores, mask, to_weight_mask(model, mask, ctx.granularity), stats)

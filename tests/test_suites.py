@@ -60,3 +60,29 @@ def test_a_transfer_between_different_input_shapes_is_refused():
     with pytest.raises(ConfigError, match=r"tiny.toml: transfer.mnist: cifar10 inputs are \(3, 32, 32\), mnist "
                                           r"inputs \(1, 28, 28\)"):
         parse_suite(text, TINY)
+
+
+def _jobs(text):
+    return plan_suite(parse_suite(text, TINY))
+
+
+def test_distinct_specs_never_share_a_label():
+    """A matched method's sweep stays in its label, and each random control names the point it copies."""
+    snip = "[methods.snip]\nmatch = \"mip\""
+    jobs = _jobs(VALID.replace(snip, snip + "\nsweep = { images = [64, 128] }"))
+    snip = {job.point for job in jobs if job.kind == "prune" and job.method == "snip"}
+    assert snip == {"match=mip[images=64]", "match=mip[images=128]"}
+    no_random = "\n".join(line for line in VALID.replace("[methods.random]\nmatch = \"mip\"\n", "").splitlines())
+    text = no_random.replace("options = { loss = \"margin\", time_limit = 60.0 }",
+                             "options = { loss = \"margin\", time_limit = 60.0 }\nthresholds = [0.1, 0.3]")
+    text = text.replace("transfer_epochs = 1", "transfer_epochs = 1\ntickets_at = \"all\"")
+    jobs = _jobs(text)
+    controls = [job for job in jobs if job.kind == "prune" and job.method == "random"]
+    assert len(controls) == len({job.point for job in controls}) == 2
+
+
+def test_transfer_trains_for_the_target_datasets_own_budget_by_default():
+    text = VALID.replace("transfer_epochs = 1\n", "")
+    tickets = [job for job in _jobs(text.replace("[budget]", "[train.fashion-mnist]\nepochs = 4\n\n[budget]"))
+               if job.kind == "transfer"]
+    assert tickets and {job.spec.target.epochs for job in tickets} == {4}

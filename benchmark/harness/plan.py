@@ -82,8 +82,9 @@ class Planner:
         out, option_sets = [], plan.options_for(config.model)
         for options, (target, label) in itertools.product(option_sets, targets):
             sweep = _sweep_label(option_sets, options)
-            out.append((PruneSpec(config, plan.name, options, plan.granularity, target),
-                        f"{sweep},{label}" if sweep and not label.startswith("match=") else label))
+            if sweep:  # a matched label keeps "match=X@point" first: the claims read the matched point from it
+                label = f"{label}[{sweep}]" if label.startswith("match=") else f"{sweep},{label}"
+            out.append((PruneSpec(config, plan.name, options, plan.granularity, target), label))
         return out
 
     def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
@@ -103,11 +104,13 @@ class Planner:
                          prune.primary))
         for dataset in self.suite.transfer.get(spec.train.dataset, ()):
             dense = self.train(self.suite.train_config(spec.train.model, dataset, spec.train.seed))
-            target = dataclasses.replace(dense.spec, epochs=budget.transfer_epochs)
+            epochs = dense.spec.epochs if budget.transfer_epochs is None else budget.transfer_epochs
+            target = dataclasses.replace(dense.spec, epochs=epochs)
             ticket = self.add(Job("transfer", TransferSpec(spec, target), (prune.hash,), spec.method, label,
                                   prune.primary))
             control_spec = control_prune(spec)
-            control = self.prune(control_spec, f"match={control_spec.target.match.method}")
+            reference = self.jobs[control_spec.target.match.hash]
+            control = self.prune(control_spec, f"match={reference.method}@{reference.point}")
             control_ticket = self.add(Job("transfer", TransferSpec(control_spec, target), (control.hash,), "random",
                                           control.point, control.primary))
             self.add(Job("transfer", TransferSpec(spec, target, control="random"),

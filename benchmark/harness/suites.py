@@ -9,7 +9,8 @@ one line naming the file, the key and the valid choices. Preset suites ship in `
     only                              {model = [datasets]}: run a model on these datasets only (default: all)
     [train]                           TrainConfig fields on top of each dataset's paper defaults (epochs, ...);
     [train.NAME]                      the same for one dataset or model (model settings win)
-    [budget]                          finetune_epochs, retrain_epochs, transfer_epochs (default: train.epochs),
+    [budget]                          finetune_epochs, retrain_epochs, transfer_epochs (default: the target
+                                      dataset's own training epochs, the paper's "full budget"),
                                       tickets_at = "primary" | "all" (where fine-tuning, retraining and
                                       transfer run: the first operating point of each method, or every one)
     [transfer]                        source dataset = [target datasets]
@@ -61,7 +62,7 @@ class Budget:
 
     finetune_epochs: int = 0
     retrain_epochs: int = 0
-    transfer_epochs: int = 0
+    transfer_epochs: int | None = None  # None: the target dataset's own training epochs
     tickets_at: str = "primary"
 
 
@@ -210,10 +211,9 @@ def parse_suite(text: str, path: Path) -> Suite:
                 raise reader.fail(f"train.{key}.{inner}" if scoped else f"train.{key}",
                                   f"unknown key; choose from: {', '.join(sorted(names))}")
     budget_table = reader.get(data, "budget", dict, default={})
-    epochs = train.get("epochs", TrainConfig().epochs)  # a per-dataset or per-model budget: set transfer_epochs
     budget = Budget(*(reader.get(budget_table, key, int, "budget", default=0) for key in
                       ("finetune_epochs", "retrain_epochs")),
-                    reader.get(budget_table, "transfer_epochs", int, "budget", default=epochs),
+                    reader.get(budget_table, "transfer_epochs", int, "budget", default=None),
                     reader.get(budget_table, "tickets_at", str, "budget", default="primary"))
     if budget.tickets_at not in TICKETS_AT:
         raise reader.fail("budget.tickets_at", f"{budget.tickets_at!r}; choose from: {', '.join(TICKETS_AT)}")

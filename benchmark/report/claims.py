@@ -91,7 +91,7 @@ def matched_comparison(per_seed: pd.DataFrame, accuracy: str, methods: tuple[str
     """Rows of ``methods`` at ``match=mip`` beside the MIP row (same model, dataset, seed, neuron fraction)."""
     mip = per_seed.query("method == 'mip'")[["model", "dataset", "seed", "point", "neurons_removed", accuracy]]
     others = per_seed[per_seed["method"].isin(methods) & per_seed["point"].str.startswith(MATCHED)]
-    reference = others["point"].map(lambda p: p.partition("@")[2])  # "match=mip@tau=0.3": to that MIP point
+    reference = others["point"].map(lambda p: p.partition("@")[2].partition("[")[0])  # "match=mip@tau=0.3[...]"
     pairs = others.assign(reference=reference).drop(columns="point").merge(
         mip, on=["model", "dataset", "seed"], suffixes=("", "_mip"))
     same_point = (pairs["reference"] == "") | (pairs["reference"] == pairs["point"])
