@@ -9,9 +9,9 @@ Every field carries its help text in ``metadata["help"]`` (and its allowed value
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
+from benchmark.config import setting
 from benchmark.errors import ConfigError
 
 LOSSES = ("ce", "margin")
@@ -25,41 +25,36 @@ PRESETS = {
 }
 
 
-def _setting(default, help: str, choices: tuple[str, ...] | None = None):
-    metadata = {"help": help} if choices is None else {"help": help, "choices": choices}
-    return dataclasses.field(default=default, metadata=metadata)
-
-
 @dataclass(frozen=True)
 class MIPConfig:
     """Formulation and solver settings of one MIP run."""
 
-    loss: str = _setting("ce", "loss term: 'ce' (exact log-sum-exp cross-entropy, nonlinear) or 'margin' "
+    loss: str = setting("ce", "loss term: 'ce' (exact log-sum-exp cross-entropy, nonlinear) or 'margin' "
                                "(linear multiclass hinge)", LOSSES)
-    lam: float = _setting(5.0, "weight of the loss term against the sparsity term (the official code's -sw)")
-    n_samples: int = _setting(10, "images in the MIP batch, one per class in turn")
-    epsilon: float = _setting(1e-5, "half-width of the input box X +- epsilon the interval bounds start from")
-    relaxed: bool = _setting(False, "make the ReLU indicators continuous in [0,1] (the official experiments did)")
-    aggregation: str = _setting("sum", "sparsity term over layers: 'sum', or the reference code's "
+    lam: float = setting(5.0, "weight of the loss term against the sparsity term (the official code's -sw)")
+    n_samples: int = setting(10, "images in the MIP batch, one per class in turn")
+    epsilon: float = setting(1e-5, "half-width of the input box X +- epsilon the interval bounds start from")
+    relaxed: bool = setting(False, "make the ReLU indicators continuous in [0,1] (the official experiments did)")
+    aggregation: str = setting("sum", "sparsity term over layers: 'sum', or the reference code's "
                                        "'sum_largest' of the S-1 largest layer terms", AGGREGATIONS)
-    conv_normaliser: str = _setting("filters", "n_l of a conv layer: 'filters' (C_out) or the reference code's "
+    conv_normaliser: str = setting("filters", "n_l of a conv layer: 'filters' (C_out) or the reference code's "
                                                "'filters_k2' (C_out*k_h*k_w)", CONV_NORMALISERS)
-    margin: float = _setting(1.0, "hinge margin of the 'margin' loss, in logit units")
-    time_limit: float = _setting(600.0, "SCIP time limit in seconds; on hitting it the best incumbent is used")
-    node_limit: int = _setting(-1, "SCIP branch-and-bound node limit (-1: none); on hitting it the best "
+    margin: float = setting(1.0, "hinge margin of the 'margin' loss, in logit units")
+    time_limit: float = setting(600.0, "SCIP time limit in seconds; on hitting it the best incumbent is used")
+    node_limit: int = setting(-1, "SCIP branch-and-bound node limit (-1: none); on hitting it the best "
                                    "incumbent is used")
-    gap: float = _setting(1e-4, "relative optimality gap at which SCIP stops")
-    threads: int = _setting(1, "SCIP threads; more than 1 uses the concurrent solver where the build has it")
-    solver_seed: int = _setting(0, "SCIP random seed shift")
-    bounds: str = _setting("dense", "big-M interval bounds: 'dense' (of the unpruned network, as the official "
+    gap: float = setting(1e-4, "relative optimality gap at which SCIP stops")
+    threads: int = setting(1, "SCIP threads; more than 1 uses the concurrent solver where the build has it")
+    solver_seed: int = setting(0, "SCIP random seed shift")
+    bounds: str = setting("dense", "big-M interval bounds: 'dense' (of the unpruned network, as the official "
                                     "code; they pin hidden pre-activations near the dense ones) or 'pruned' "
                                     "(valid for every score in [0,1], more binaries)", BOUNDS)
-    block_bounds: str = _setting("network", "decoupled input box of block k>0: 'network' (the full network's "
+    block_bounds: str = setting("network", "decoupled input box of block k>0: 'network' (the full network's "
                                             "interval bounds, as the official code) or 'local' (the block "
                                             "input +- epsilon, far fewer unstable ReLUs)", BLOCK_BOUNDS)
-    decoupled: bool = _setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
+    decoupled: bool = setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
                                       "route)")
-    head_epochs: int = _setting(40, "epochs to fit the auxiliary heads when decoupled")
+    head_epochs: int = setting(40, "epochs to fit the auxiliary heads when decoupled")
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
