@@ -24,6 +24,7 @@ from benchmark.report import ReportError
 from benchmark.store.db import ResultStore
 from benchmark.store.export import export_results
 from benchmark.store.frame import load_results
+from benchmark.threads import threads_per_worker
 from datasets import DATASETS, cache_dir
 
 
@@ -107,7 +108,7 @@ def print_rows(rows: list[dict], method: str) -> None:
 def prune(args: argparse.Namespace) -> None:
     """``ticketbench prune METHOD`` (and ``score``): prune at a target or at another method's counts, cached."""
     suite = prune_suite(args)
-    env = StageEnv(store_root(args), "cli", args.data_dir)
+    env = StageEnv(store_root(args), "cli", args.data_dir, args.torch_threads)
     report = run_suite(suite, env, make_executor("inline", 1))
     if report.failures:
         raise ConfigError(report.failures[0])
@@ -177,7 +178,8 @@ def run(args: argparse.Namespace) -> int:
         print(describe_plan(jobs, args.workers))
         return 0
     workers = 1 if args.executor == "inline" else args.workers
-    env = StageEnv(store_root(args), suite.name, args.data_dir, workers)
+    threads = args.torch_threads if args.executor == "inline" else threads_per_worker(workers)
+    env = StageEnv(store_root(args), suite.name, args.data_dir, threads)
     ResultStore(env.store_root)  # fails in one line before any work when the store cannot be written
     outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler))
     print(f"{suite.name}: {outcome.ran} stages run, {outcome.stored} already stored, {outcome.skipped} skipped, "

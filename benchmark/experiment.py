@@ -62,6 +62,15 @@ def context(exp: Experiment, target: Target = Target(), granularity: str = "neur
                           dataset=exp.config.dataset, reference=reference, options=options or {})
 
 
+def removed(model: nn.Module, result: PruneResult) -> dict:
+    """What ``result``'s mask removes from ``model``: ``params_removed`` (dead outgoing weights included) and, for
+    a neuron mask, ``neurons_removed`` (fractions)."""
+    fractions = {"params_removed": parameter_sparsity(model, result.weight_mask)}
+    if result.granularity == "neuron":
+        fractions["neurons_removed"] = neuron_sparsity(result.mask)
+    return fractions
+
+
 def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int = 0,
                     retrain_epochs: int = 0) -> Evaluation:
     """Dense and pruned test accuracy (no fine-tuning), optionally after fine-tuning the pruned weights and
@@ -79,7 +88,5 @@ def evaluate_pruned(exp: Experiment, result: PruneResult, finetune_epochs: int =
         retrained = fit(exp.config, exp.splits, start_state=rewind_state, mask=result.weight_mask,
                         epochs=retrain_epochs).test_accuracy
     return Evaluation(dense_accuracy=exp.trained.metrics["test_accuracy"],
-                      pruned_accuracy=evaluate(pruned, exp.splits.test)[1],
-                      params_removed=parameter_sparsity(dense, result.weight_mask),
-                      neurons_removed=neuron_sparsity(result.mask) if result.granularity == "neuron" else None,
-                      finetuned_accuracy=finetuned, retrained_accuracy=retrained)
+                      pruned_accuracy=evaluate(pruned, exp.splits.test)[1], finetuned_accuracy=finetuned,
+                      retrained_accuracy=retrained, **removed(dense, result))

@@ -15,12 +15,13 @@ from benchmark.harness.stages import StageEnv
 from benchmark.harness.suites import load_suite
 from benchmark.store.db import ResultStore
 from benchmark.store.frame import load_results
+from benchmark.threads import threads_per_worker
 
 SUITES = Path(__file__).parent / "suites"
 
 
 def _run(suite, store, fixture_root, executor="inline", workers=1):
-    env = StageEnv(store, suite.name, str(fixture_root), workers)
+    env = StageEnv(store, suite.name, str(fixture_root), threads_per_worker(workers))
     return run_suite(suite, env, make_executor(executor, workers), progress=False)
 
 

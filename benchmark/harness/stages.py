@@ -21,7 +21,6 @@ from benchmark import experiment
 from benchmark.cache import get_trained
 from benchmark.config import TrainConfig, config_hash
 from benchmark.harness.plan import Job, control_prune
-from benchmark.masks import neuron_sparsity, parameter_sparsity
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
 from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
@@ -34,12 +33,13 @@ from benchmark.training import fit
 
 @dataclass(frozen=True)
 class StageEnv:
-    """Where a worker finds data and the store, which suite it runs for, and how many workers share the cores."""
+    """Where a worker finds data and the store, which suite it runs for, and its torch threads (its share of the
+    cores, :func:`benchmark.threads.threads_per_worker`)."""
 
     store_root: Path
     suite: str
     data_dir: str | None = None
-    workers: int = 1
+    threads: int = 1
 
 
 @functools.lru_cache(maxsize=4)
@@ -96,13 +96,6 @@ def load_prune(spec: PruneSpec, env: StageEnv) -> PruneResult:
     return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
 
 
-def _sparsities(exp: experiment.Experiment, result: PruneResult) -> dict:
-    removed = {"params_removed": parameter_sparsity(exp.trained.model, result.weight_mask)}
-    if result.granularity == "neuron":
-        removed["neurons_removed"] = neuron_sparsity(result.mask)
-    return removed
-
-
 def run_train(job: Job, env: StageEnv) -> dict:
     """Train (or load) the dense model: test accuracy, size."""
     trained = _trained(job.spec, env.data_dir)
@@ -129,8 +122,8 @@ def run_prune(job: Job, env: StageEnv) -> dict:
         "values": result.scores.values, "mask": result.mask, "rewind_state": result.scores.rewind_state})
     kept = {name: int(m.sum()) for name, m in result.mask.items()}
     sizes = {name: m.numel() for name, m in result.mask.items()}
-    return {**_sparsities(exp, result), "kept": kept, "sizes": sizes, "mask_sha": mask_digest(result.mask),
-            "stats": result.stats, "options": dataclasses.asdict(spec.options)}
+    return {**experiment.removed(exp.trained.model, result), "kept": kept, "sizes": sizes,
+            "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options)}
 
 
 def run_evaluate(job: Job, env: StageEnv) -> dict:
@@ -163,7 +156,7 @@ def run_transfer(job: Job, env: StageEnv) -> dict:
     exp = _source(spec.prune.train, env.data_dir)
     result = load_prune(spec.prune, env)
     record = {"target_dataset": spec.target.dataset, "control": spec.control, "transfer_epochs": spec.target.epochs,
-              **_sparsities(exp, result)}
+              **experiment.removed(exp.trained.model, result)}
     if spec.control == "random":
         control = TransferSpec(control_prune(spec.prune), spec.target)
         return {**record, "transfer_accuracy": ResultStore(env.store_root).get(control.hash)["record"][
@@ -185,7 +178,7 @@ def source_config(job: Job) -> TrainConfig:
 
 def execute(job: Job, env: StageEnv) -> tuple[str, float]:
     """Run one stage in this worker and store its row; returns its hash and wall seconds."""
-    configure_threads(env.workers)
+    configure_threads(cores=env.threads)
     start = time.perf_counter()
     record = STAGES[job.kind](job, env)
     wall = time.perf_counter() - start

@@ -22,7 +22,6 @@ from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.runner import run_suite
 from benchmark.harness.stages import StageEnv
 from benchmark.harness.suites import Suite, load_suite
-from benchmark.threads import available_cores
 from datasets.root import CACHE_ENV
 
 SUITES_DIR = Path(__file__).parent / "suites"
@@ -98,13 +97,13 @@ def isolated_run(cache: Path) -> Iterator[None]:
 def run(suites: list[Suite], store_root: Path, data_dir: str | Path | None = None, progress: bool = False) -> None:
     """Run ``suites`` inline into the store at ``store_root`` (with a fresh model cache beside it).
 
-    Every stage gets one torch thread: the harness gives each of ``workers`` processes ``cores // workers``
-    threads, so the core count is passed as ``workers``. A failed stage raises :class:`RegressionError`.
+    Every stage gets one torch thread, so the figures do not depend on the machine's core count. A failed stage
+    raises :class:`RegressionError`.
     """
     store_root = Path(store_root)
     with isolated_run(store_root / "model-cache"):
         for suite in suites:
-            env = StageEnv(store_root, suite.name, None if data_dir is None else str(data_dir), available_cores())
+            env = StageEnv(store_root, suite.name, None if data_dir is None else str(data_dir), threads=1)
             report = run_suite(suite, env, make_executor("inline", 1), progress=progress)
             if report.failures:
                 raise RegressionError(f"{suite.name}: {len(report.failures)} stage(s) failed: "
