@@ -15,11 +15,13 @@ from dataclasses import dataclass
 
 from benchmark.errors import ConfigError
 from benchmark.models import MODELS
-from benchmark.paper import optimiser_defaults
+from benchmark.paper import training_defaults
 from datasets import PREPROCESSINGS, get_spec
 
 SCHEMA_VERSION = 1
 OPTIMISERS = ("rmsprop", "sgd", "adam")
+AUGMENTATIONS = ("none", "crop-flip")
+TRAINING_SCHEMES = ("end-to-end", "dgl")
 
 
 def setting(default, help: str, choices: tuple | None = None):
@@ -75,22 +77,33 @@ class TrainConfig:
     seed: int = setting(0, "seed of the initialisation, the train/validation split and the batch order")
     train_limit: int = setting(0, "use only this many training images (train + validation); 0 means all")
     width_divisor: int = setting(1, "VGG-16 only: divide every channel count by this (reduced VGG for tests)")
+    augment: str = setting("none", "training-set augmentation: 'none', or 'crop-flip' (RandomCrop(32, padding=4) "
+                                   "and a horizontal flip, batched on the device; the paper's CIFAR-10 pipeline)",
+                           AUGMENTATIONS)
+    training: str = setting("end-to-end", "'end-to-end' backpropagation, or 'dgl' (decoupled greedy learning: "
+                                          "every conv block trained by its own auxiliary head; the paper's VGG-16)",
+                            TRAINING_SCHEMES)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMISERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMISERS)}")
         if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
             raise ConfigError("epochs must be >= 0, batch_size >= 1 and lr > 0")
+        for value, allowed, name in ((self.augment, AUGMENTATIONS, "augment"),
+                                     (self.training, TRAINING_SCHEMES, "training")):
+            if value not in allowed:
+                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
 
     @classmethod
     def paper(cls, model: str, dataset: str, **overrides) -> TrainConfig:
-        """The paper's optimiser for ``dataset`` (:func:`benchmark.paper.optimiser_defaults`), then ``overrides``.
+        """The paper's settings for ``model`` on ``dataset`` (:func:`benchmark.paper.training_defaults`: optimiser,
+        augmentation, DGL for VGG-16), then ``overrides``.
 
         An unknown dataset, or one without paper defaults, is a one-line error."""
         get_spec(dataset)
-        return cls(model=model, dataset=dataset, **{**optimiser_defaults(dataset), **overrides})
+        return cls(model=model, dataset=dataset, **{**training_defaults(model, dataset), **overrides})
 
     @property
     def hash(self) -> str:

@@ -10,28 +10,43 @@ from benchmark.errors import ConfigError
 from datasets import DatasetError
 
 PINNED = {"default": "586a131e5c2d8bde", "fc3-cifar10": "31dabcd291b08169"}
+# paper configs of the digit sets, pinned before augmentation and DGL were added: those fields keep them valid
+PINNED_DIGITS = {("fc3", "mnist"): "7d5e9f2c2570a5f5", ("lenet5", "mnist"): "1aa00b07e78e4d4b",
+                 ("lenet5", "fashion-mnist"): "d3722e8126f07fbc", ("fc4", "fashion-mnist"): "fca27cd66ebcd72e"}
 
 
 def test_config_hashes_are_pinned():
     """Changing these breaks every cached model: add fields with defaults instead (they keep hashes)."""
     assert TrainConfig().hash == PINNED["default"]
-    assert TrainConfig.paper("fc3", "cifar10", epochs=30, seed=2).hash == PINNED["fc3-cifar10"]
+    assert TrainConfig.paper("fc3", "cifar10", epochs=30, seed=2, augment="none").hash == PINNED["fc3-cifar10"]
+    for (model, dataset), pinned in PINNED_DIGITS.items():
+        assert TrainConfig.paper(model, dataset, epochs=30, seed=2).hash == pinned
+
+
+def test_paper_augments_cifar10_only_and_trains_vgg16_with_dgl():
+    assert TrainConfig.paper("lenet5", "cifar10").augment == "crop-flip"
+    assert TrainConfig.paper("lenet5", "mnist").augment == "none"
+    vgg = TrainConfig.paper("vgg16", "cifar10")
+    assert (vgg.training, vgg.lr, vgg.optimizer, vgg.nesterov) == ("dgl", 0.1, "sgd", True)
+    assert TrainConfig.paper("lenet5", "cifar10").training == "end-to-end"
+    with pytest.raises(ConfigError, match="unknown augment 'jitter'"):
+        TrainConfig(augment="jitter")
 
 
 def test_a_new_defaulted_field_keeps_the_pinned_hashes():
-    extended = dataclasses.make_dataclass("TrainConfig", [("augment", bool, dataclasses.field(default=False))],
+    extended = dataclasses.make_dataclass("TrainConfig", [("jitter", bool, dataclasses.field(default=False))],
                                           bases=(TrainConfig,), frozen=True)
-    paper = dataclasses.asdict(TrainConfig.paper("fc3", "cifar10", epochs=30, seed=2))
+    paper = dataclasses.asdict(TrainConfig.paper("fc3", "cifar10", epochs=30, seed=2, augment="none"))
     assert config_hash(extended()) == PINNED["default"]
     assert config_hash(extended(**paper)) == PINNED["fc3-cifar10"]
-    assert config_hash(extended(**paper, augment=True)) != PINNED["fc3-cifar10"]
+    assert config_hash(extended(**paper, jitter=True)) != PINNED["fc3-cifar10"]
 
 
 def test_hash_changes_with_every_field():
     base = TrainConfig()
     changes = dict(model="fc3", dataset="kmnist", preprocessing="native", epochs=3, batch_size=64, optimizer="sgd",
                    lr=0.01, momentum=0.5, weight_decay=1e-4, nesterov=True, val_fraction=0.1, seed=1,
-                   train_limit=10, width_divisor=2)
+                   train_limit=10, width_divisor=2, augment="crop-flip", training="dgl")
     assert set(changes) == {f.name for f in dataclasses.fields(TrainConfig)}
     hashes = {TrainConfig(**{name: value}).hash for name, value in changes.items()}
     assert len(hashes) == len(changes) and base.hash not in hashes
@@ -65,10 +80,10 @@ def test_nested_dict_and_tuple_values_hash_stably():
 
 
 def test_nested_config_with_a_new_defaulted_field_keeps_the_outer_hash():
-    extended = dataclasses.make_dataclass("TrainConfig", [("augment", bool, dataclasses.field(default=False))],
+    extended = dataclasses.make_dataclass("TrainConfig", [("jitter", bool, dataclasses.field(default=False))],
                                           bases=(TrainConfig,), frozen=True)
     assert config_hash(Spec(train=extended(seed=3))) == config_hash(Spec(train=TrainConfig(seed=3)))
-    assert config_hash(Spec(train=extended(seed=3, augment=True))) != config_hash(Spec(train=TrainConfig(seed=3)))
+    assert config_hash(Spec(train=extended(seed=3, jitter=True))) != config_hash(Spec(train=TrainConfig(seed=3)))
 
 
 def test_class_name_is_part_of_the_hash():
