@@ -30,6 +30,7 @@ from datasets import DataSplits, cache_dir
 from datasets.errors import describe
 
 ENTRY_FILES = ("config.json", "init.pt", "trained.pt", "metrics.json")
+HEADS_FILE = "heads.pt"  # the auxiliary heads of a DGL-trained model (``training = "dgl"``)
 
 
 class CacheError(TicketbenchError):
@@ -46,6 +47,7 @@ class TrainedModel:
     metrics: dict
     path: Path
     from_cache: bool
+    heads: nn.ModuleList | None = None  # DGL's trained auxiliary heads, one per conv block but the last
 
 
 def model_dir(config: TrainConfig, root: Path | None = None) -> Path:
@@ -94,9 +96,10 @@ def is_complete(path: Path) -> bool:
 
 
 def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = None,
-                progress: bool = False) -> TrainedModel:
-    """Load the model for ``config`` from the cache, training and storing it first if it is missing.
+                progress: bool = False, device: str = "cpu") -> TrainedModel:
+    """Load the model for ``config`` from the cache, training and storing it first (on ``device``) if it is missing.
 
+    The device is not part of the cache key: a model trained on a GPU is found by a CPU run, and loads on the CPU.
     Concurrent callers with the same config train once: the others wait on the entry's lock, then load.
     """
     path = model_dir(config, root)
@@ -104,7 +107,7 @@ def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = Non
         with entry_lock(path):
             if not is_complete(path):
                 shutil.rmtree(path, ignore_errors=True)  # a damaged entry (files deleted by hand)
-                return _train_and_store(config, splits, path, progress)
+                return _train_and_store(config, splits, path, progress, device)
     model = fresh_model(config, splits)
     model.load_state_dict(torch.load(path / "trained.pt", weights_only=True))
     model.eval()
@@ -113,8 +116,9 @@ def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = Non
     return TrainedModel(config, model, init_state, metrics, path, from_cache=True)
 
 
-def _train_and_store(config: TrainConfig, splits: DataSplits, path: Path, progress: bool) -> TrainedModel:
-    result = fit(config, splits, progress=progress)
+def _train_and_store(config: TrainConfig, splits: DataSplits, path: Path, progress: bool,
+                     device: str) -> TrainedModel:
+    result = fit(config, splits, progress=progress, device=device)
     metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy, "history": result.history}
 
     def write(tmp: Path) -> None:

@@ -74,6 +74,8 @@ class ScoringContext:
     dataset: str = ""
     reference: PruneResult | None = None  # another method's result, for methods defined relative to it (critical)
     export_path: str | None = None  # where a method that builds a model instance (the MIP) writes it
+    device: str = "cpu"  # where a method that trains (lottery) or takes gradients (SNIP) runs; the MIP stays on CPU
+    heads: nn.ModuleList | None = None  # a DGL-trained model's auxiliary heads (the decoupled MIP uses them)
     # the method's typed options (an instance of its ``Options``); a dict of raw values is checked by prune()
     options: object = field(default_factory=dict)
 

@@ -66,6 +66,7 @@ def fit(
     epochs: int | None = None,
     progress: bool = False,
     max_steps: int | None = None,
+    device: str = "cpu",
 ) -> TrainResult:
     """Train from ``start_state`` (default: a fresh seeded init) under an optional weight mask.
 
