@@ -1,7 +1,5 @@
 """The decoupled (auxiliary-network) MIP on a reduced VGG-16 that fits in CI."""
 
-import concurrent.futures
-import multiprocessing
 from collections import OrderedDict
 
 import pytest
@@ -11,7 +9,7 @@ from torch import nn
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import blocks, make_heads, score_decoupled, train_heads
+from benchmark.mip.decoupled import block_problems, blocks, make_heads, score_decoupled, train_heads
 from benchmark.mip.scorer import check_encoding
 from benchmark.models import prunable_layers
 from benchmark.records import SolverStats
@@ -42,8 +40,7 @@ def test_parallel_sub_mips_match_sequential_and_cover_every_layer(small_vgg, mni
     model, heads = small_vgg
     config = MIPConfig(loss="margin", time_limit=20, block_bounds="local")
     sequential = score_decoupled(model, heads, mnist_small.val, config, 0.3, workers=0)
-    with concurrent.futures.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parallel = score_decoupled(model, heads, mnist_small.val, config, 0.3, executor=pool)
+    parallel = score_decoupled(model, heads, mnist_small.val, config, 0.3, workers=2)
     assert list(parallel.scores) == list(prunable_layers(model))
     for name, layer in prunable_layers(model).items():
         assert torch.equal(parallel.scores[name], sequential.scores[name])
@@ -82,20 +79,11 @@ def test_max_pooling_is_refused_before_any_work():
         make_heads(net, (3, 32, 32), 10)
 
 
-def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small, monkeypatch):
+def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small):
     """block_bounds='network' gives block k>0 the full network's interval box; 'local' its input +- eps."""
-    from benchmark.mip import decoupled
-    from benchmark.mip.scorer import MIPResult
-
-    widths = {}
-
-    def capture(layers, inputs, labels, box, config, keep):
-        widths.setdefault(config.block_bounds, []).append(float((box[1] - box[0]).max()))
-        return MIPResult({k: torch.ones(1) for k in keep}, {}, _stats("skipped"))
-
-    monkeypatch.setattr(decoupled, "_solve_block", capture)
     model, heads = small_vgg
-    for bounds in ("local", "network"):
-        score_decoupled(model, heads, mnist_small.val, MIPConfig(block_bounds=bounds), 0.3, workers=0)
+    widths = {bounds: [float((p.box[1] - p.box[0]).max())
+                       for p in block_problems(model, heads, mnist_small.val, MIPConfig(block_bounds=bounds))]
+              for bounds in ("local", "network")}
     assert all(w == pytest.approx(2e-5) for w in widths["local"])
     assert widths["network"][0] == pytest.approx(2e-5) and all(w > 1e-4 for w in widths["network"][6:])

@@ -4,9 +4,9 @@ The network is cut at every Conv2d. Block k is ``[Conv_k, BN_k, ReLU_k]`` (pooli
 an auxiliary head: AdaptiveAvgPool(ceil(H/4)), 1x1 conv, BN, ReLU, AdaptiveAvgPool(2), Linear(4C,4C), BN, ReLU,
 Linear(4C, classes). The last block is the real tail of the network instead. One sub-MIP per block, over the
 block and its head, takes the main network's representation at Conv_k's input as data and the full network's
-interval bounds there as its input box. The sub-MIPs are independent and are solved in parallel (a process
-pool by default, or the harness's executor); only Conv_k's scores are kept (all of the tail's), and the merged
-scores are thresholded globally.
+interval bounds there as its input box. The sub-MIPs are independent: the harness runs each as its own stage on
+its executor (local pool or Dask), :func:`score_decoupled` in a process pool. Only Conv_k's scores are kept (all
+of the tail's), and the merged scores are thresholded globally.
 """
 
 from __future__ import annotations
@@ -129,14 +129,63 @@ def train_heads(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, epoc
     heads.eval()
 
 
-def _solve_block(layers: nn.Sequential, inputs, labels, box, config: MIPConfig, keep: list[str]) -> MIPResult:
-    """Worker: one sub-MIP (thresholding happens globally later)."""
+@dataclass
+class BlockProblem:
+    """One sub-MIP's data: the block plus head, the representation at Conv_k's input and its labels, the input
+    box, and the layers whose scores are kept."""
+
+    layers: nn.Sequential
+    inputs: torch.Tensor
+    labels: torch.Tensor
+    box: tuple[torch.Tensor, torch.Tensor]
+    keep: list[str]
+
+
+def fitted_heads(model: nn.Sequential, trained: nn.ModuleList | None, data: ImageSet, config: MIPConfig,
+                 seed: int) -> tuple[nn.ModuleList, str]:
+    """The heads the sub-MIPs use and where they came from: a DGL-trained model's own heads (``"dgl"``, the
+    paper's route), or heads fitted to the frozen network for ``config.head_epochs`` epochs (``"fitted"``)."""
+    if trained is not None:
+        return trained.eval(), "dgl"
+    heads = make_heads(model, data.input_shape, data.num_classes)
+    train_heads(model, heads, data, epochs=config.head_epochs, lr=3e-3, seed=seed)
+    return heads, "fitted"
+
+
+def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig) -> list[BlockProblem]:
+    """Every block's sub-MIP data (deterministic: the same inputs give the same problems in any process).
+
+    ``data`` is the validation split each block's batch is drawn from (its head must classify them)."""
+    model.eval()
+    heads.eval()
+    children = list(model.children())
+    net64 = copy.deepcopy(model).double()
+    problems = []
+    for block in blocks(model, heads):
+        prefix = nn.Sequential(*children[:block.start])
+        x, y, _ = pick_one_per_class(nn.Sequential(prefix, block.layers), data, n=config.n_samples,
+                                     seed=config.solver_seed)
+        images = x.double()
+        box = (images - config.epsilon, images + config.epsilon)
+        with torch.no_grad():
+            representation = prefix(x)
+        if block.start and config.block_bounds == "network":  # full-network bounds at Conv_k's input
+            box = interval_bounds(net64, *box)[block.start - 1]
+        elif block.start:
+            box = (representation.double() - config.epsilon, representation.double() + config.epsilon)
+        problems.append(BlockProblem(block.layers, representation, y, box, block.keep))
+    return problems
+
+
+def solve_block(problem: BlockProblem, config: MIPConfig) -> MIPResult:
+    """One sub-MIP, on one thread; only the kept layers' scores are returned (thresholding happens globally)."""
     torch.set_num_threads(1)
-    result = score_network(layers, inputs, labels, config, threshold=0.0, input_box=box)
-    return MIPResult({k: result.scores[k] for k in keep}, {}, result.solver)
+    result = score_network(problem.layers, problem.inputs, problem.labels, config, threshold=0.0,
+                           input_box=problem.box)
+    return MIPResult({k: result.scores[k] for k in problem.keep}, {}, result.solver)
 
 
-def combine(parts: list[SolverStats], threshold: float, guarded: list[str]) -> SolverStats:
+def combine(parts: list[SolverStats], threshold: float = float("nan"), guarded: tuple[str, ...] = ()) -> SolverStats:
     """The sub-MIPs' statistics as one record: counts, bounds and seconds summed, the largest gap, the
     distinct statuses joined with '+', every warning prefixed by its block number."""
     def total(name):
@@ -153,44 +202,27 @@ def combine(parts: list[SolverStats], threshold: float, guarded: list[str]) -> S
         warnings=tuple(f"block {k}: {w}" for k, p in enumerate(parts) for w in p.warnings))
 
 
-def score_decoupled(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
-                    threshold: float, executor: concurrent.futures.Executor | None = None,
-                    workers: int | None = None) -> MIPResult:
-    """Solve one sub-MIP per block (in parallel) and threshold the kept scores globally.
-
-    ``data`` is the validation split the per-block batches are drawn from (each head must classify them).
-    Without ``executor`` a process pool of ``workers`` processes (default: one per CPU) is used; ``workers=0``
-    solves in this process, one block after another.
-    """
-    model.eval()
-    heads.eval()
-    children = list(model.children())
-    net64 = copy.deepcopy(model).double()
-    tasks = []
-    for block in blocks(model, heads):
-        prefix = nn.Sequential(*children[:block.start])
-        x, y, _ = pick_one_per_class(nn.Sequential(prefix, block.layers), data, n=config.n_samples,
-                                     seed=config.solver_seed)
-        images = x.double()
-        box = (images - config.epsilon, images + config.epsilon)
-        with torch.no_grad():
-            representation = prefix(x)
-        if block.start and config.block_bounds == "network":  # full-network bounds at Conv_k's input
-            box = interval_bounds(net64, *box)[block.start - 1]
-        elif block.start:
-            box = (representation.double() - config.epsilon, representation.double() + config.epsilon)
-        tasks.append((block.layers, representation, y, box, config, block.keep))
-    if executor is None and workers == 0:
-        results = [_solve_block(*task) for task in tasks]
-    else:
-        pool = executor or concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            results = list(pool.map(_solve_block, *zip(*tasks)))
-        finally:
-            if executor is None:
-                pool.shutdown()
+def merge_blocks(results: list[MIPResult], threshold: float) -> MIPResult:
+    """The blocks' kept scores as one network's, thresholded globally, with the combined and per-block stats."""
     scores = {name: s for result in results for name, s in result.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
     parts = [r.solver for r in results]
     return MIPResult(scores, mask, combine(parts, threshold, guarded), tuple(parts))
+
+
+def score_decoupled(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
+                    threshold: float, workers: int | None = None) -> MIPResult:
+    """Solve one sub-MIP per block and threshold the kept scores globally (library use; the harness runs each
+    block as its own stage on its executor instead, see :mod:`benchmark.harness.blocks`).
+
+    The blocks are solved in a spawned process pool of ``workers`` processes (default: one per CPU);
+    ``workers=0`` solves them in this process, one after another.
+    """
+    problems = block_problems(model, heads, data, config)
+    if workers == 0:
+        results = [solve_block(problem, config) for problem in problems]
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers,
+                                                    mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(solve_block, problems, [config] * len(problems)))
+    return merge_blocks(results, threshold)
