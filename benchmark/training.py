@@ -20,13 +20,14 @@ State = dict[str, torch.Tensor]
 
 @dataclass
 class TrainResult:
-    """A trained model with its starting weights, per-epoch history and final test metrics."""
+    """A trained model with its starting weights, per-epoch history, final test metrics and, for DGL, its heads."""
 
     model: nn.Module
     init_state: State
     history: list[dict] = field(default_factory=list)
     test_loss: float = float("nan")
     test_accuracy: float = float("nan")
+    heads: nn.ModuleList | None = None  # DGL's auxiliary heads (benchmark.dgl.fit_dgl)
 
 
 @torch.no_grad()
