@@ -59,7 +59,8 @@ def context(exp: Experiment, target: Target = Target(), granularity: str = "neur
                           train_epochs=exp.config.epochs,
                           steps_per_epoch=math.ceil(len(exp.splits.train) / exp.config.batch_size),
                           target=target, granularity=granularity, seed=seed, model_name=exp.config.model,
-                          dataset=exp.config.dataset, reference=reference, options=options or {})
+                          dataset=exp.config.dataset, reference=reference, options=options or {},
+                          heads=exp.trained.heads)
 
 
 def removed(model: nn.Module, result: PruneResult) -> dict:
