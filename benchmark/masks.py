@@ -80,10 +80,19 @@ def neuron_to_weight_mask(model: nn.Module, mask: NeuronMask) -> WeightMask:
 
 @torch.no_grad()
 def apply_weight_mask(model: nn.Module, mask: WeightMask) -> None:
-    """Zero every masked-out entry of the model's parameters and buffers, in place."""
+    """Zero every masked-out entry of the model's parameters and buffers, in place, wherever they lie.
+
+    A mask made by :func:`weight_mask_on` for the model is used as it is (no copy, no conversion)."""
     state = _state_tensors(model)
     for name, keep in mask.items():
-        state[name].mul_(keep.to(state[name].dtype))
+        state[name].mul_(keep.to(device=state[name].device, dtype=state[name].dtype))
+
+
+def weight_mask_on(model: nn.Module, mask: WeightMask) -> WeightMask:
+    """``mask`` as 0/1 multipliers of each entry's dtype on its device: converted and moved once, so that
+    re-applying it after every optimiser step moves nothing between host and device."""
+    state = _state_tensors(model)
+    return {name: keep.to(device=state[name].device, dtype=state[name].dtype) for name, keep in mask.items()}
 
 
 def neuron_sparsity(mask: NeuronMask) -> float:

@@ -10,6 +10,7 @@ Images stay uint8 in memory; :class:`Normalisation` turns a batch into floats wh
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,12 +31,18 @@ class Normalisation:
     repeat_channels: int = 1
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Float model input of a uint8 batch, computed on the batch's device."""
         x = images.float().div_(255.0)
         if self.repeat_channels > 1:
             x = x.repeat(1, self.repeat_channels, 1, 1)
-        mean = torch.tensor(self.mean).view(1, -1, 1, 1)
-        std = torch.tensor(self.std).view(1, -1, 1, 1)
+        mean, std = _channel_stats(self.mean, self.std, str(images.device))
         return (x - mean) / std
+
+
+@functools.lru_cache(maxsize=16)
+def _channel_stats(mean: tuple, std: tuple, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and std as (1,C,1,1) tensors on ``device``, made once per device (no copy per batch)."""
+    return torch.tensor(mean, device=device).view(1, -1, 1, 1), torch.tensor(std, device=device).view(1, -1, 1, 1)
 
 
 def to_nchw(images: np.ndarray) -> torch.Tensor:
