@@ -5,7 +5,8 @@ raw logits; that is avoided here). Scores are taken at theta_0 as in the paper, 
 with the option ``on_trained``. BatchNorm normalises with the batch's own statistics, as in a
 training step (at theta_0 the running statistics are still their initial 0/1, which makes VGG's logits nearly
 constant); the running statistics of the caller's model are never touched, and Dropout stays off so the
-scores are deterministic. At neuron level the scores are summed over each unit's incoming weights.
+scores are deterministic. At neuron level the scores are summed over each unit's incoming weights. The
+gradients are taken on ``ctx.device``; the scores come back on the CPU.
 """
 
 from __future__ import annotations
@@ -66,16 +67,17 @@ class Snip:
     Options = SnipOptions
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
-        """Sensitivities at theta_0 (default) or at the trained weights; summed per unit at neuron level."""
+        """Sensitivities at theta_0 (default) or at the trained weights, on ``ctx.device``; summed per unit at
+        neuron level."""
         model = copy.deepcopy(model)
         if not ctx.options.on_trained:
             if ctx.init_state is None:
                 raise ConfigError("SNIP at initialisation needs theta_0 in the scoring context")
             model.load_state_dict(ctx.init_state)
         x, y = snip_batch(ctx, ctx.options.images)
-        sensitivity = connection_sensitivity(model, x, y)
+        sensitivity = connection_sensitivity(model.to(ctx.device), x.to(ctx.device), y.to(ctx.device))
         if ctx.granularity == "neuron":
             values = {name: sensitivity[f"{name}.weight"].flatten(1).sum(1) for name in prunable_layers(model)}
         else:
             values = sensitivity
-        return Scores(values, ctx.granularity, {"snip_batch": len(y)})
+        return Scores({name: v.cpu() for name, v in values.items()}, ctx.granularity, {"snip_batch": len(y)})

@@ -12,6 +12,7 @@ import sys
 from benchmark import commands
 from benchmark.cli_args import add_config_arguments
 from benchmark.config import TrainConfig
+from benchmark.device import DEVICES
 from benchmark.errors import USER_ERRORS
 from benchmark.methods import available_methods
 from benchmark.regression.update import baseline_command
@@ -39,6 +40,16 @@ def common_options() -> argparse.ArgumentParser:
     parent.add_argument("--store", help=STORE_HELP)
     parent.add_argument("--torch-threads", type=int, default=default_threads(), metavar="N",
                         help="torch threads of this process (default: %(default)s; raise on a machine of your own)")
+    return parent
+
+
+def device_options() -> argparse.ArgumentParser:
+    """The ``--device`` flag of the commands that train, evaluate or take gradients."""
+    parent = Parser(add_help=False)
+    parent.add_argument("--device", choices=DEVICES,
+                        help="where training, evaluation, fine-tuning, retraining, transfer and SNIP's gradients "
+                             "run: auto (CUDA when torch sees a GPU), cpu or cuda; the MIP always runs on the CPU "
+                             "(default: a suite's device, else cpu)")
     return parent
 
 
@@ -70,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all sub-commands."""
     parser = Parser(prog="ticketbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = common_options()
+    common, device = common_options(), device_options()
 
-    run = sub.add_parser("run", parents=[common], help="run a suite: every stage missing from the store")
+    run = sub.add_parser("run", parents=[common, device], help="run a suite: every stage missing from the store")
     run.add_argument("suite", help="a preset suite (see: ticketbench list suites) or a suite file")
     run.add_argument("--executor", choices=["local", "dask", "inline"], default="local",
                      help="where stages run: a local process pool, Dask, or this process (default: local)")
@@ -93,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--output", help="write to this file instead of standard output")
     results.set_defaults(func=commands.results)
 
-    train = sub.add_parser("train", parents=[common], help="train (or load from the cache) a dense model")
+    train = sub.add_parser("train", parents=[common, device], help="train (or load from the cache) a dense model")
     add_config_arguments(train, TrainConfig, title="training (paper defaults per dataset)")
     train.set_defaults(func=commands.train)
 
@@ -101,9 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     prune = sub.add_parser("prune", help="prune a trained model with a method, and evaluate it")
     per_method = prune.add_subparsers(dest="method", required=True, metavar="METHOD")
     for name, cls in methods.items():
-        add_prune_arguments(per_method.add_parser(name, parents=[common], help=cls.description), cls)
+        add_prune_arguments(per_method.add_parser(name, parents=[common, device], help=cls.description), cls)
     if "mip" in methods:
-        add_prune_arguments(sub.add_parser("score", parents=[common], help="short for: prune mip"), methods["mip"])
+        add_prune_arguments(sub.add_parser("score", parents=[common, device], help="short for: prune mip"),
+                            methods["mip"])
 
     baseline = sub.add_parser("baseline", help="the regression records in results/baselines/")
     baseline_actions = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmark.cache import get_trained
 from benchmark.cli_args import given_fields
 from benchmark.config import TrainConfig
+from benchmark.device import configure_device, resolve_device
 from benchmark.errors import ConfigError
 from benchmark.experiment import load_data
 from benchmark.harness.executors import make_executor
@@ -25,12 +26,21 @@ from benchmark.store.db import ResultStore
 from benchmark.store.export import export_results
 from benchmark.store.frame import load_results
 from benchmark.threads import threads_per_worker
+from benchmark.training import trained_on
 from datasets import DATASETS, cache_dir
 
 
 def store_root(args: argparse.Namespace) -> Path:
     """The results store: ``--store``, else ``<cache>/store``."""
     return Path(args.store) if getattr(args, "store", None) else cache_dir() / "store"
+
+
+def device(args: argparse.Namespace, default: str = "cpu") -> str:
+    """The device of a command: ``--device``, else ``default`` (a suite's), resolved (``cpu`` or ``cuda``; one
+    line when CUDA is asked for without a GPU) and configured for deterministic work in this process."""
+    resolved = resolve_device(getattr(args, "device", None) or default)
+    configure_device(resolved)
+    return resolved
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -108,7 +118,7 @@ def print_rows(rows: list[dict], method: str) -> None:
 def prune(args: argparse.Namespace) -> None:
     """``ticketbench prune METHOD`` (and ``score``): prune at a target or at another method's counts, cached."""
     suite = prune_suite(args)
-    env = StageEnv(store_root(args), "cli", args.data_dir, args.torch_threads)
+    env = StageEnv(store_root(args), "cli", args.data_dir, args.torch_threads, device(args))
     report = run_suite(suite, env, make_executor("inline", 1))
     if report.failures:
         raise ConfigError(report.failures[0])
@@ -117,11 +127,14 @@ def prune(args: argparse.Namespace) -> None:
 
 
 def train(args: argparse.Namespace) -> None:
-    """``ticketbench train``: train or load the dense model, print its test accuracy and cache path."""
+    """``ticketbench train``: train (on ``--device``) or load the dense model, print its test accuracy, where it
+    was trained and its cache path."""
     config = train_config(args)
-    trained = get_trained(config, load_data(config, args.data_dir), progress=sys.stderr.isatty())
+    on = device(args)
+    trained = get_trained(config, load_data(config, args.data_dir), progress=sys.stderr.isatty(), device=on)
     source = "loaded from cache" if trained.from_cache else "trained"
-    print(f"{config.model} on {config.dataset}: {source}, test accuracy {trained.metrics['test_accuracy']:.4f}")
+    print(f"{config.model} on {config.dataset}: {source}, test accuracy {trained.metrics['test_accuracy']:.4f}, "
+          f"trained on {trained_on(trained.metrics) or 'n/a (0 epochs)'}")
     print(f"cache: {trained.path}")
 
 
@@ -179,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     workers = 1 if args.executor == "inline" else args.workers
     threads = args.torch_threads if args.executor == "inline" else threads_per_worker(workers)
-    env = StageEnv(store_root(args), suite.name, args.data_dir, threads)
+    env = StageEnv(store_root(args), suite.name, args.data_dir, threads, device(args, suite.device))
     ResultStore(env.store_root)  # fails in one line before any work when the store cannot be written
     outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler))
     print(f"{suite.name}: {outcome.ran} stages run, {outcome.stored} already stored, {outcome.skipped} skipped, "

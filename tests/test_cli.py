@@ -2,6 +2,7 @@
 one line before any work."""
 
 import pytest
+import torch
 
 from benchmark.cli import main
 
@@ -93,3 +94,48 @@ def test_dry_run_lists_the_stages_and_estimates(run):
     code, out, err = run("run", "paper", "--dry-run", common=False)
     assert code == 0, err
     assert "estimate on 2 CPU workers" in out and "estimate on one GPU" in out and "assumed, not measured" in out
+
+
+def _rows():
+    from benchmark.store.db import ResultStore
+    from datasets import cache_dir
+
+    return {row["stage"]: row["record"] for row in ResultStore(cache_dir() / "store").rows("cli")}
+
+
+@pytest.mark.parametrize("args", [["train"], ["prune", "magnitude", "--sparsity", "0.5"], ["run", "smoke"]])
+def test_cuda_without_a_gpu_is_one_line_before_any_work(run, monkeypatch, args):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run(*args, "--device", "cuda", common=args[0] != "run")
+    assert code == 2 and "device 'cuda' asked for, but torch sees no CUDA GPU" in err and err.count("\n") == 1, err
+    assert "done" not in out
+
+
+def test_an_unknown_device_is_refused_by_the_parser(run):
+    code, _, err = run("train", "--device", "gpu")
+    assert code == 2 and "argument --device: invalid choice: 'gpu'" in err
+
+
+def test_auto_without_a_gpu_runs_on_the_cpu_and_the_rows_say_so(run, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out, err = run("prune", "magnitude", "--sparsity", "0.5", "--device", "auto")
+    assert code == 0, err
+    rows = _rows()
+    assert {row["manifest"]["device"] for row in rows.values()} == {"cpu"}
+    assert rows["train"]["trained_on"] == "cpu" and "gpu" not in rows["train"]["manifest"]
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_trained_on_the_gpu_found_by_a_cpu_run_and_scored_by_the_cpu_mip(run):
+    code, out, err = run("train", "--device", "cuda")
+    assert code == 0 and "trained, test accuracy" in out and "trained on cuda" in out, err
+    code, out, err = run("train", "--device", "cpu")
+    assert code == 0 and "loaded from cache" in out and "trained on cuda" in out, err
+    code, out, err = run("prune", "snip", "--sparsity", "0.5", "--finetune-epochs", "1", "--device", "cuda")
+    assert code == 0 and "fine-tuned accuracy" in out, err
+    rows = _rows()
+    assert rows["train"]["trained_on"] == "cuda" and rows["prune"]["manifest"]["device"] == "cuda"
+    assert rows["evaluate"]["manifest"]["gpu"] == torch.cuda.get_device_name()
+    code, out, err = run("score", "--loss", "margin", "--device", "cpu")  # the MIP on the CPU, on that model
+    assert code == 0 and "units kept: conv1" in out, err

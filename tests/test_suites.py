@@ -42,6 +42,8 @@ def test_the_tiny_plan_has_every_stage_once():
     (("[methods.random]\nmatch = \"mip\"", "[methods.random]\nmatch = \"snap\""),
      "methods.random.match: unknown method 'snap'"),
     (("mnist = [\"fashion-mnist\"]", "mnist = [\"cifar10\"]\n"), None),
+    (("seeds = [0]\n", "seeds = [0]\ndevice = \"gpu\"\n"), "tiny.toml: device: 'gpu'; choose from: auto, cpu, cuda"),
+    (("seeds = [0]\n", "seeds = [0]\ndevice = 1\n"), "tiny.toml: device: must be str, got 1"),
 ])
 def test_invalid_suites_are_one_line(edit, message):
     text = VALID.replace(*edit)
@@ -86,3 +88,12 @@ def test_transfer_trains_for_the_target_datasets_own_budget_by_default():
     tickets = [job for job in _jobs(text.replace("[budget]", "[train.fashion-mnist]\nepochs = 4\n\n[budget]"))
                if job.kind == "transfer"]
     assert tickets and {job.spec.target.epochs for job in tickets} == {4}
+
+
+@pytest.mark.parametrize("line, device", [("", "cpu"), ('device = "auto"\n', "auto"), ('device = "cuda"\n', "cuda")])
+def test_a_suite_names_its_device_and_plans_the_same_stages_on_any(line, device):
+    """The device is where stages run, not what they are: the same stage hashes on every device (and a cuda suite
+    loads and plans on a machine without a GPU; it is resolved when it runs)."""
+    suite = parse_suite(VALID.replace("seeds = [0]\n", "seeds = [0]\n" + line), TINY)
+    assert suite.device == device
+    assert [job.hash for job in plan_suite(suite)] == [job.hash for job in _jobs(VALID)]

@@ -5,6 +5,10 @@ from benchmark.config import TrainConfig
 from benchmark.masks import full_neuron_mask, neuron_sparsity, neuron_to_weight_mask, parameter_sparsity
 from benchmark.training import evaluate, fit, fresh_model
 
+ON_CUDA = pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(),
+                                                                           reason="no CUDA GPU")])
+DEVICES = ["cpu", ON_CUDA]
+
 
 def _params_equal(a, b):
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
@@ -37,29 +41,32 @@ def _random_weight_mask(model):
     return {name: torch.rand(p.shape, generator=generator) < 0.5 for name, p in model.named_parameters()}
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("granularity", ["neuron", "weight"])
 @pytest.mark.parametrize("optimizer", ["rmsprop", "adam", "sgd"])
-def test_masked_training_never_regrows_pruned_weights(mnist_small, optimizer, granularity):
+def test_masked_training_never_regrows_pruned_weights(mnist_small, optimizer, granularity, device):
     config = TrainConfig.paper("lenet5", "mnist", epochs=2, optimizer=optimizer, momentum=0.9, weight_decay=1e-4)
     model = fresh_model(config, mnist_small)
     if granularity == "neuron":
         weight_mask = neuron_to_weight_mask(model, _half_mask(model))
     else:
         weight_mask = _random_weight_mask(model)
-    result = fit(config, mnist_small, mask=weight_mask)
+    result = fit(config, mnist_small, mask=weight_mask, device=device)
     params = dict(result.model.named_parameters())
+    assert all(p.device.type == "cpu" for p in params.values())  # handed back on the CPU
     for name, keep in weight_mask.items():
         assert torch.all(params[name][~keep] == 0), name
         assert torch.any(params[name][keep] != 0), name
 
 
-def test_without_enforcement_adam_would_regrow(mnist_small):
+@pytest.mark.parametrize("device", DEVICES)
+def test_without_enforcement_adam_would_regrow(mnist_small, device):
     """Guards the test above: zeroing weights once is not enough with Adam."""
     config = TrainConfig.paper("lenet5", "mnist", epochs=1, optimizer="adam")
     model = fresh_model(config, mnist_small)
     weight_mask = _random_weight_mask(model)
     start = {k: v * weight_mask[k] for k, v in model.state_dict().items()}
-    result = fit(config, mnist_small, start_state=start)
+    result = fit(config, mnist_small, start_state=start, device=device)
     assert torch.any(result.model.fc1.weight[~weight_mask["fc1.weight"]] != 0)
 
 

@@ -20,6 +20,7 @@ import torch
 from benchmark import experiment
 from benchmark.cache import get_trained
 from benchmark.config import TrainConfig, config_hash
+from benchmark.device import configure_device, device_name, resolve_device
 from benchmark.harness.plan import Job, control_prune
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
@@ -28,18 +29,20 @@ from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.db import ResultStore
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
-from benchmark.training import fit
+from benchmark.training import fit, trained_on
 
 
 @dataclass(frozen=True)
 class StageEnv:
-    """Where a worker finds data and the store, which suite it runs for, and its torch threads (its share of the
-    cores, :func:`benchmark.threads.threads_per_worker`)."""
+    """Where a worker finds data and the store, which suite it runs for, its torch threads (its share of the
+    cores, :func:`benchmark.threads.threads_per_worker`) and the device it trains on (``auto``, ``cpu`` or
+    ``cuda``; resolved in the worker)."""
 
     store_root: Path
     suite: str
     data_dir: str | None = None
     threads: int = 1
+    device: str = "cpu"
 
 
 @functools.lru_cache(maxsize=4)
@@ -48,18 +51,19 @@ def _data(config: TrainConfig, data_dir: str | None):
 
 
 @functools.lru_cache(maxsize=2)
-def _trained(config: TrainConfig, data_dir: str | None):
-    return get_trained(config, _data(config, data_dir))
+def _trained(config: TrainConfig, data_dir: str | None, device: str = "cpu"):
+    """The dense model from the cache, trained on ``device`` if missing (the device is not part of its key)."""
+    return get_trained(config, _data(config, data_dir), device=device)
 
 
 @functools.lru_cache(maxsize=2)
-def _experiment(config: TrainConfig, data_dir: str | None, batch_size: int) -> experiment.Experiment:
-    return experiment.with_batch(config, _data(config, data_dir), _trained(config, data_dir), batch_size)
+def _experiment(config: TrainConfig, data_dir: str | None, batch_size: int, device: str) -> experiment.Experiment:
+    return experiment.with_batch(config, _data(config, data_dir), _trained(config, data_dir, device), batch_size)
 
 
-def _source(config: TrainConfig, data_dir: str | None) -> experiment.Experiment:
+def _source(config: TrainConfig, data_dir: str | None, device: str) -> experiment.Experiment:
     """The trained model and its data, without a MIP batch (evaluation, retraining and transfer need none)."""
-    return experiment.Experiment(config, _data(config, data_dir), _trained(config, data_dir), (None, None))
+    return experiment.Experiment(config, _data(config, data_dir), _trained(config, data_dir, device), (None, None))
 
 
 def _labels(job: Job, config: TrainConfig) -> dict:
@@ -91,28 +95,30 @@ def load_prune(spec: PruneSpec, env: StageEnv) -> PruneResult:
     """The stored result of a prune stage, rebuilt (its weight mask recomputed from the mask)."""
     artifacts = ArtifactDir(env.store_root)
     saved = artifacts.load_tensors(spec.hash, "prune.pt")
-    model = _trained(spec.train, env.data_dir).model
+    model = _trained(spec.train, env.data_dir, env.device).model
     scores = Scores(saved["values"], spec.granularity, mask=saved["mask"], rewind_state=saved["rewind_state"])
     return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
 
 
 def run_train(job: Job, env: StageEnv) -> dict:
-    """Train (or load) the dense model: test accuracy, size."""
-    trained = _trained(job.spec, env.data_dir)
+    """Train (or load) the dense model: test accuracy, size, and the device it was trained on (``trained_on``,
+    which differs from this stage's device when a model trained elsewhere was found in the cache)."""
+    trained = _trained(job.spec, env.data_dir, env.device)
     model = trained.model
     units = sum(layer.weight.shape[0] for layer in prunable_layers(model).values())
     return {"test_accuracy": trained.metrics["test_accuracy"], "parameters": count_parameters(model),
-            "units": units, "epochs": job.spec.epochs, "train_hash": job.spec.hash}
+            "units": units, "epochs": job.spec.epochs, "train_hash": job.spec.hash,
+            "trained_on": trained_on(trained.metrics)}
 
 
 def run_prune(job: Job, env: StageEnv) -> dict:
     """Score with the method, choose the mask for the target, store scores, mask and rewind point."""
     spec: PruneSpec = job.spec
-    exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10))
+    exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10), env.device)
     reference = load_prune(spec.target.match, env) if spec.target.match is not None else None
     target = matched_target(reference, spec.granularity) if reference is not None else Target(
         sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
-    ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference)
+    ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference, env.device)
     artifacts, shared = ArtifactDir(env.store_root), score_key(spec)
     result = prune(spec.method, exp.trained.model, ctx, scores=load_scores(artifacts, shared, spec.granularity))
     if not artifacts.exists(shared, "scores.pt"):
@@ -129,9 +135,9 @@ def run_prune(job: Job, env: StageEnv) -> dict:
 def run_evaluate(job: Job, env: StageEnv) -> dict:
     """The pruned network on the source test set, without and (optionally) after fine-tuning."""
     spec = job.spec
-    exp = _source(spec.prune.train, env.data_dir)
+    exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env)
-    evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs)
+    evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs, device=env.device)
     record = {**evaluation.as_dict(), "finetune_epochs": spec.finetune_epochs}
     stats = ResultStore(env.store_root).get(spec.prune.hash)["record"]["stats"]
     if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
@@ -143,9 +149,9 @@ def run_evaluate(job: Job, env: StageEnv) -> dict:
 def run_retrain(job: Job, env: StageEnv) -> dict:
     """The ticket rewound to its rewind point and retrained on the source under its mask."""
     spec = job.spec
-    exp = _source(spec.prune.train, env.data_dir)
+    exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env)
-    evaluation = experiment.evaluate_pruned(exp, result, retrain_epochs=spec.epochs)
+    evaluation = experiment.evaluate_pruned(exp, result, retrain_epochs=spec.epochs, device=env.device)
     return {**evaluation.as_dict(), "retrain_epochs": spec.epochs}
 
 
@@ -153,7 +159,7 @@ def run_transfer(job: Job, env: StageEnv) -> dict:
     """The source mask rewound to the source's theta_0 and trained on the target dataset; the random control
     reads the transfer of the random mask at the same counts."""
     spec: TransferSpec = job.spec
-    exp = _source(spec.prune.train, env.data_dir)
+    exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env)
     record = {"target_dataset": spec.target.dataset, "control": spec.control, "transfer_epochs": spec.target.epochs,
               **experiment.removed(exp.trained.model, result)}
@@ -162,7 +168,7 @@ def run_transfer(job: Job, env: StageEnv) -> dict:
         return {**record, "transfer_accuracy": ResultStore(env.store_root).get(control.hash)["record"][
             "transfer_accuracy"]}
     splits = _data(spec.target, env.data_dir)
-    ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask)
+    ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask, device=env.device)
     return {**record, "transfer_accuracy": ticket.test_accuracy}
 
 
@@ -177,12 +183,15 @@ def source_config(job: Job) -> TrainConfig:
 
 
 def execute(job: Job, env: StageEnv) -> tuple[str, float]:
-    """Run one stage in this worker and store its row; returns its hash and wall seconds."""
+    """Run one stage in this worker on its device and store its row; returns its hash and wall seconds."""
+    env = dataclasses.replace(env, device=resolve_device(env.device))
     configure_threads(cores=env.threads)
+    configure_device(env.device)
     start = time.perf_counter()
     record = STAGES[job.kind](job, env)
     wall = time.perf_counter() - start
     config = source_config(job)
-    record = {**_labels(job, config), **record, "manifest": manifest(device="cpu", seed=config.seed)}
+    gpu = {"gpu": device_name(env.device)} if env.device == "cuda" else {}
+    record = {**_labels(job, config), **record, "manifest": {**manifest(device=env.device, seed=config.seed), **gpu}}
     ResultStore(env.store_root).put(job.hash, job.kind, record, wall, suites=(env.suite,))
     return job.hash, wall

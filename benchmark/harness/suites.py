@@ -5,6 +5,8 @@ one line naming the file, the key and the valid choices. Preset suites ship in `
 (``ticketbench list suites``); any other suite is a path. Keys::
 
     name, description                 strings
+    device                            "cpu" (default), "cuda", or "auto" (CUDA when torch sees a GPU); where
+                                      training, evaluation and gradient-based scoring run (the MIP: on the CPU)
     models, datasets, seeds           lists (seeds: ints)
     only                              {model = [datasets]}: run a model on these datasets only (default: all)
     [train]                           TrainConfig fields on top of each dataset's paper defaults (epochs, ...);
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmark.config import TrainConfig
+from benchmark.device import DEVICES
 from benchmark.errors import ConfigError
 from benchmark.methods import GRANULARITIES, available_methods, method_options
 from benchmark.models import MODELS
@@ -80,6 +83,7 @@ class Suite:
     transfer: dict[str, tuple[str, ...]]
     methods: tuple[MethodPlan, ...]
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    device: str = "cpu"  # auto, cpu or cuda (resolved when the suite runs; --device overrides it)
     path: Path = field(default=Path(), compare=False)
 
     def train_config(self, model: str, dataset: str, seed: int) -> TrainConfig:
@@ -220,9 +224,12 @@ def parse_suite(text: str, path: Path) -> Suite:
     suite_methods = reader.get(data, "methods", dict)
     plans = tuple(_method(reader, name, reader.get(suite_methods, name, dict, "methods"), methods)
                   for name in suite_methods)
+    device = reader.get(data, "device", str, default="cpu")
+    if device not in DEVICES:
+        raise reader.fail("device", f"{device!r}; choose from: {', '.join(DEVICES)}")
     suite = Suite(reader.get(data, "name", str), reader.get(data, "description", str, default=""),
                   reader.names(data, "models", list(MODELS)), reader.names(data, "datasets", list(DATASETS)),
-                  tuple(reader.get(data, "seeds", list)), train, budget, {}, plans, {}, path)
+                  tuple(reader.get(data, "seeds", list)), train, budget, {}, plans, {}, device, path)
     for seed in suite.seeds:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise reader.fail("seeds", f"must be integers, got {seed!r}")
