@@ -1,6 +1,7 @@
 """Trained models stored under the hash of their config; a second request loads instead of training.
 
-Layout: ``<cache>/models/<hash>/{config.json, init.pt, trained.pt, metrics.json}``. An entry is built under
+Layout: ``<cache>/models/<hash>/{config.json, init.pt, trained.pt, metrics.json}``, plus ``heads.pt`` (the
+auxiliary heads, CPU tensors) for a DGL-trained model (``training = "dgl"``). An entry is built under
 an inter-process lock (``<cache>/models/.locks/<hash>.lock``): a second process asking for the same config
 waits for the first and then loads its result. The directory is written under a temporary name and renamed
 into place, so a crash never leaves half an entry behind. The cache directory is checked for writability
@@ -24,6 +25,7 @@ from filelock import FileLock
 from torch import nn
 
 from benchmark.config import TrainConfig
+from benchmark.dgl import dgl_heads, fit_dgl
 from benchmark.errors import TicketbenchError
 from benchmark.training import State, fit, fresh_model
 from datasets import DataSplits, cache_dir
@@ -90,9 +92,14 @@ def atomic_directory(target: Path, write) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def is_complete(path: Path) -> bool:
-    """True when the model entry at ``path`` holds every file."""
-    return all((path / name).is_file() for name in ENTRY_FILES)
+def entry_files(config: TrainConfig) -> tuple[str, ...]:
+    """The files a complete entry of ``config`` holds: :data:`ENTRY_FILES`, and the heads of a DGL model."""
+    return ENTRY_FILES + ((HEADS_FILE,) if config.training == "dgl" else ())
+
+
+def is_complete(path: Path, config: TrainConfig | None = None) -> bool:
+    """True when the model entry at ``path`` holds every file (:func:`entry_files` of ``config`` when given)."""
+    return all((path / name).is_file() for name in (entry_files(config) if config else ENTRY_FILES))
 
 
 def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = None,
@@ -103,9 +110,9 @@ def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = Non
     Concurrent callers with the same config train once: the others wait on the entry's lock, then load.
     """
     path = model_dir(config, root)
-    if not is_complete(path):
+    if not is_complete(path, config):
         with entry_lock(path):
-            if not is_complete(path):
+            if not is_complete(path, config):
                 shutil.rmtree(path, ignore_errors=True)  # a damaged entry (files deleted by hand)
                 return _train_and_store(config, splits, path, progress, device)
     model = fresh_model(config, splits)
@@ -113,12 +120,18 @@ def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = Non
     model.eval()
     init_state = torch.load(path / "init.pt", weights_only=True)
     metrics = json.loads((path / "metrics.json").read_text())
-    return TrainedModel(config, model, init_state, metrics, path, from_cache=True)
+    heads = None
+    if config.training == "dgl":
+        heads = dgl_heads(config, model, splits.train.input_shape, splits.train.num_classes)
+        heads.load_state_dict(torch.load(path / HEADS_FILE, weights_only=True))
+        heads.eval()
+    return TrainedModel(config, model, init_state, metrics, path, from_cache=True, heads=heads)
 
 
 def _train_and_store(config: TrainConfig, splits: DataSplits, path: Path, progress: bool,
                      device: str) -> TrainedModel:
-    result = fit(config, splits, progress=progress, device=device)
+    train = fit_dgl if config.training == "dgl" else fit
+    result = train(config, splits, progress=progress, device=device)
     metrics = {"test_loss": result.test_loss, "test_accuracy": result.test_accuracy, "history": result.history}
 
     def write(tmp: Path) -> None:
@@ -126,6 +139,9 @@ def _train_and_store(config: TrainConfig, splits: DataSplits, path: Path, progre
         torch.save(result.init_state, tmp / "init.pt")
         torch.save(result.model.state_dict(), tmp / "trained.pt")
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        if result.heads is not None:
+            torch.save(result.heads.state_dict(), tmp / HEADS_FILE)
 
     atomic_directory(path, write)
-    return TrainedModel(config, result.model, result.init_state, metrics, path, from_cache=False)
+    return TrainedModel(config, result.model, result.init_state, metrics, path, from_cache=False,
+                        heads=result.heads)
