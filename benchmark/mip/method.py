@@ -10,7 +10,7 @@ from torch import nn
 from benchmark.errors import ConfigError
 from benchmark.methods import Scores, ScoringContext, Target
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import make_heads, score_decoupled, train_heads
+from benchmark.mip.decoupled import fitted_heads, score_decoupled
 from benchmark.mip.scorer import MIPResult, score_network
 from benchmark.paper import paper_threshold
 
@@ -22,22 +22,22 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
     threshold for the model and dataset (:meth:`MIPMethod.default_target`). SCIP's seed shift is the run's seed
     plus ``solver_seed``. The statistics are ``SolverStats.as_dict()`` plus ``"config"`` (and ``"blocks"`` per
     sub-MIP when decoupled). ``ctx.export_path`` writes the instance before solving. With ``config.decoupled``
-    auxiliary heads are fitted on ``ctx.splits.train`` and one sub-MIP per conv block is solved in parallel
-    (a process pool).
+    one sub-MIP per conv block is solved in parallel (a process pool), each over its block and auxiliary head:
+    the DGL-trained heads in ``ctx.heads`` when given (the paper's route), otherwise heads fitted to the frozen
+    network on ``ctx.splits.train``; ``stats["heads"]`` says which (``"dgl"`` or ``"fitted"``).
     """
     config: MIPConfig = dataclasses.replace(ctx.options, solver_seed=ctx.options.solver_seed + ctx.seed)
     threshold = ctx.target.threshold if ctx.target.threshold is not None else paper_threshold(ctx.model_name,
                                                                                                  ctx.dataset)
     if config.decoupled:
         if ctx.splits is None:
-            raise ConfigError("the decoupled MIP needs training data in the scoring context to fit its heads")
-        heads = make_heads(model, ctx.splits.train.input_shape, ctx.splits.train.num_classes)
-        train_heads(model, heads, ctx.splits.train, epochs=config.head_epochs, lr=3e-3, seed=ctx.seed)
+            raise ConfigError("the decoupled MIP needs the data splits in the scoring context (its block batches)")
+        heads, source = fitted_heads(model, ctx.heads, ctx.splits.train, config, ctx.seed)
         result = score_decoupled(model, heads, ctx.splits.val, config, threshold)
-    else:
-        inputs, labels = ctx.batch
-        result = score_network(model, inputs[: config.n_samples], labels[: config.n_samples], config, threshold,
-                               export_path=ctx.export_path)
+        return Scores(result.scores, "neuron", {**stats_dict(result, config), "heads": source})
+    inputs, labels = ctx.batch
+    result = score_network(model, inputs[: config.n_samples], labels[: config.n_samples], config, threshold,
+                           export_path=ctx.export_path)
     return Scores(result.scores, "neuron", stats_dict(result, config))
 
 
