@@ -89,9 +89,18 @@ def test_dgl_differs_from_end_to_end_and_its_heads_learn(dgl_trained, mnist_smal
 
 
 def test_seeded_runs_are_bit_identical(mnist_small):
-    first, second = fit_dgl(CONFIG, mnist_small), fit_dgl(CONFIG, mnist_small)
+    config = dataclasses.replace(CONFIG, augment="crop-flip")
+    first, second = fit_dgl(config, mnist_small), fit_dgl(config, mnist_small)
     assert first.history == second.history
     assert all(torch.equal(a, b) for a, b in zip(states(first.model, first.heads), states(second.model, second.heads)))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_dgl_trains_on_cuda_and_hands_back_cpu_tensors(mnist_small):
+    result = fit_dgl(dataclasses.replace(CONFIG, augment="crop-flip"), mnist_small, epochs=4, device="cuda")
+    assert all(t.device.type == "cpu" for t in [*states(result.model, result.heads), *result.init_state.values()])
+    assert result.history[-1]["device"] == "cuda" and result.test_accuracy > 0.25
 
 
 def test_cache_stores_and_loads_the_heads(mnist_small):
