@@ -54,6 +54,11 @@ class SolverStats:
         """The fields as a plain, JSON-ready dict (tuples become lists)."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, values: dict) -> SolverStats:
+        """The record :meth:`as_dict` wrote (lists become tuples again)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
 
 @dataclass(frozen=True)
 class Evaluation:

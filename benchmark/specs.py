@@ -95,3 +95,21 @@ class TransferSpec(Identified):
         if (self.target.model, self.target.seed) != (self.prune.train.model, self.prune.train.seed):
             raise ConfigError("a transfer keeps the source's model and seed")
 
+
+
+@dataclass(frozen=True)
+class HeadsSpec(Identified):
+    """The auxiliary heads the decoupled MIP's sub-problems use: a DGL-trained model's own heads, or heads fitted
+    for ``epochs`` epochs to the frozen network of ``train``."""
+
+    train: TrainConfig
+    epochs: int = 0
+
+
+@dataclass(frozen=True)
+class BlockSpec(Identified):
+    """Sub-MIP number ``block`` of the decoupled MIP of ``prune`` (whose target is cleared: the blocks' scores
+    serve every threshold the prune stages cut them at)."""
+
+    prune: PruneSpec
+    block: int

@@ -14,12 +14,15 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
+from torch import nn
+
 from benchmark.config import TrainConfig
 from benchmark.harness.suites import MethodPlan, Suite
 from benchmark.methods import get_method, scores_depend_on_target
+from benchmark.models import build_model
 from benchmark.options import NoOptions
 from benchmark.paper import paper_threshold
-from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
+from benchmark.specs import BlockSpec, EvaluateSpec, HeadsSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,22 @@ class Job:
 def control_prune(spec: PruneSpec) -> PruneSpec:
     """The random mask at ``spec``'s counts: random matched to what ``spec`` is matched to, else to ``spec``."""
     return PruneSpec(spec.train, "random", NoOptions(), spec.granularity, TargetSpec(match=spec.target.match or spec))
+
+
+def is_decoupled(spec: PruneSpec) -> bool:
+    """Whether ``spec`` is a decoupled MIP, whose heads and per-block sub-MIPs run as stages of their own."""
+    return spec.method == "mip" and bool(getattr(spec.options, "decoupled", False))
+
+
+def heads_spec(spec: PruneSpec) -> HeadsSpec:
+    """The heads a decoupled MIP prune needs: a DGL-trained model's own (nothing fitted: epochs 0), else heads
+    fitted for the MIP's ``head_epochs``."""
+    return HeadsSpec(spec.train, 0 if spec.train.training == "dgl" else spec.options.head_epochs)
+
+
+def block_count(config: TrainConfig) -> int:
+    """How many sub-MIPs the decoupled MIP of ``config``'s model has: one per Conv2d (at any width)."""
+    return sum(isinstance(m, nn.Conv2d) for m in build_model(config.model).modules())
 
 
 def _sweep_label(option_sets: tuple, options) -> str:
@@ -87,8 +106,18 @@ class Planner:
             out.append((PruneSpec(config, plan.name, options, plan.granularity, target), label))
         return out
 
+    def blocks(self, spec: PruneSpec) -> list[str]:
+        """The heads and per-block sub-MIP stages of a decoupled MIP (shared by all its targets); their hashes."""
+        train = self.train(spec.train)
+        heads = self.add(Job("heads", heads_spec(spec), (train.hash,), "mip", "heads"))
+        base = dataclasses.replace(spec, target=TargetSpec())
+        return [self.add(Job("block", BlockSpec(base, k), (heads.hash,), "mip", f"block {k}")).hash
+                for k in range(block_count(spec.train))]
+
     def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
         needs = [self.train(spec.train).hash] + ([after.hash] if after is not None else [])
+        if is_decoupled(spec):
+            needs += self.blocks(spec)
         if spec.target.match is not None:
             needs.append(spec.target.match.hash)
         return self.add(Job("prune", spec, tuple(needs), spec.method, label, primary))

@@ -120,7 +120,8 @@ def run_prune(job: Job, env: StageEnv) -> dict:
         sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
     ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference, env.device)
     artifacts, shared = ArtifactDir(env.store_root), score_key(spec)
-    result = prune(spec.method, exp.trained.model, ctx, scores=load_scores(artifacts, shared, spec.granularity))
+    stored = load_scores(artifacts, shared, spec.granularity) or blocks.merged_scores(spec, env)
+    result = prune(spec.method, exp.trained.model, ctx, scores=stored)
     if not artifacts.exists(shared, "scores.pt"):
         artifacts.save_json(shared, "stats.json", result.scores.stats)
         artifacts.save_tensors(shared, "scores.pt", result.scores.values)
@@ -172,8 +173,10 @@ def run_transfer(job: Job, env: StageEnv) -> dict:
     return {**record, "transfer_accuracy": ticket.test_accuracy}
 
 
+from benchmark.harness import blocks  # noqa: E402  (the decoupled MIP's stages use this module's loaders)
+
 STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
-          "transfer": run_transfer}
+          "transfer": run_transfer, "heads": blocks.run_heads, "block": blocks.run_block}
 
 
 def source_config(job: Job) -> TrainConfig:

@@ -9,6 +9,7 @@ Every field carries its help text in ``metadata["help"]`` (and its allowed value
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from benchmark.config import setting
@@ -55,6 +56,9 @@ class MIPConfig:
     decoupled: bool = setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
                                       "route)")
     head_epochs: int = setting(40, "epochs to fit the auxiliary heads when decoupled")
+    nlp_heuristics: bool = setting(True, "run SCIP's Ipopt-based primal heuristics (subnlp, mpec, multistart, "
+                                         "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
+                                         "some instances (decoupled VGG-16 blocks): turn them off there")
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
@@ -67,6 +71,11 @@ class MIPConfig:
             raise ConfigError("lam, n_samples, epsilon and time_limit must be positive and gap non-negative")
         if self.node_limit < -1:
             raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
+
+    def for_seed(self, seed: int) -> MIPConfig:
+        """The settings a run of seed ``seed`` solves with: SCIP's seed shift is the run's seed plus
+        ``solver_seed`` (the seed policy of :mod:`benchmark.specs`)."""
+        return dataclasses.replace(self, solver_seed=self.solver_seed + seed)
 
     @classmethod
     def preset(cls, name: str, **overrides) -> MIPConfig:

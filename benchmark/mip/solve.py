@@ -11,15 +11,20 @@ from benchmark.errors import ConfigError, SolverError
 from benchmark.mip.config import MIPConfig
 
 EXPORT_FORMATS = (".cip", ".mps", ".lp")
+# SCIP heuristics that call the NLP solver (Ipopt); one of them aborts SCIP 10.0 on some ce-loss instances
+NLP_HEURISTICS = ("subnlp", "mpec", "multistart", "nlpdiving", "undercover")
 
 
 def configure(model: scip.Model, config: MIPConfig) -> None:
-    """Time and node limits, relative gap, threads and random seed shift."""
+    """Time and node limits, relative gap, threads, random seed shift, and the NLP heuristics switch."""
     model.setParam("limits/time", config.time_limit)
     model.setParam("limits/nodes", config.node_limit)
     model.setParam("limits/gap", config.gap)
     model.setParam("randomization/randomseedshift", config.solver_seed)
     model.setParam("parallel/maxnthreads", max(1, config.threads))
+    if not config.nlp_heuristics:
+        for heuristic in NLP_HEURISTICS:
+            model.setParam(f"heuristics/{heuristic}/freq", -1)
 
 
 def export(model: scip.Model, path: str | Path, config: MIPConfig) -> Path:

@@ -1,0 +1,70 @@
+"""The decoupled MIP as stages: the heads, one stage per block's sub-MIP, and the merge in the prune stage.
+
+The plan gives a decoupled MIP prune one ``heads`` stage and one ``block`` stage per conv block; the blocks wait
+for the heads and the prune stage waits for every block, so the executor (local pool or Dask) solves the
+independent sub-MIPs in parallel, a failed block is one stored line, and a re-run solves only the missing blocks.
+Each block stage recomputes the (deterministic, cheap) block problems and solves its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from benchmark.harness import stages
+from benchmark.harness.plan import Job, block_count, heads_spec, is_decoupled
+from benchmark.methods import Scores
+from benchmark.mip.config import MIPConfig
+from benchmark.mip.decoupled import block_problems, combine, fitted_heads, make_heads, solve_block
+from benchmark.records import SolverStats
+from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec
+from benchmark.store.artifacts import ArtifactDir
+from benchmark.store.db import ResultStore
+
+
+def _heads(spec: HeadsSpec, env: stages.StageEnv):
+    trained = stages._trained(spec.train, env.data_dir)
+    data = stages._data(spec.train, env.data_dir).train
+    heads = make_heads(trained.model, data.input_shape, data.num_classes)
+    heads.load_state_dict(ArtifactDir(env.store_root).load_tensors(spec.hash, "heads.pt"))
+    return trained.model, heads.eval()
+
+
+def run_heads(job: Job, env: stages.StageEnv) -> dict:
+    """The heads of the blocks: the model's own (DGL) or fitted to the frozen dense model; stored as an artifact."""
+    spec: HeadsSpec = job.spec
+    trained = stages._trained(spec.train, env.data_dir)
+    data = stages._data(spec.train, env.data_dir).train
+    heads, source = fitted_heads(trained.model, trained.heads, data, MIPConfig(head_epochs=spec.epochs),
+                                 spec.train.seed)
+    ArtifactDir(env.store_root).save_tensors(spec.hash, "heads.pt", heads.state_dict())
+    return {"heads": source, "head_epochs": spec.epochs}
+
+
+def run_block(job: Job, env: stages.StageEnv) -> dict:
+    """Solve one block's sub-MIP; store its kept scores and its solver statistics."""
+    spec: BlockSpec = job.spec
+    config = spec.prune.options.for_seed(spec.prune.train.seed)
+    model, heads = _heads(heads_spec(spec.prune), env)
+    problem = block_problems(model, heads, stages._data(spec.prune.train, env.data_dir).val, config)[spec.block]
+    result = solve_block(problem, config)
+    artifacts = ArtifactDir(env.store_root)
+    artifacts.save_tensors(spec.hash, "scores.pt", result.scores)
+    artifacts.save_json(spec.hash, "stats.json", result.solver.as_dict())
+    return {"block": spec.block, "layers": list(result.scores), "stats": result.solver.as_dict()}
+
+
+def merged_scores(spec: PruneSpec, env: stages.StageEnv) -> Scores | None:
+    """A decoupled MIP's scores from its blocks' stored ones, with the combined and the per-block solver
+    statistics; None for any other method."""
+    if not is_decoupled(spec):
+        return None
+    artifacts, values, parts = ArtifactDir(env.store_root), {}, []
+    base = dataclasses.replace(spec, target=type(spec.target)())
+    for k in range(block_count(spec.train)):
+        key = BlockSpec(base, k).hash
+        values.update(artifacts.load_tensors(key, "scores.pt"))
+        parts.append(SolverStats.from_dict(artifacts.load_json(key, "stats.json")))
+    heads = ResultStore(env.store_root).get(heads_spec(spec).hash)["record"]["heads"]
+    stats = {**combine(parts).as_dict(), "config": dataclasses.asdict(spec.options), "heads": heads,
+             "blocks": [part.as_dict() for part in parts]}
+    return Scores(values, "neuron", stats)
