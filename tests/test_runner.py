@@ -1,12 +1,15 @@
 """The runner: stages stored once, re-runs skip them, a run killed with SIGKILL resumes with nothing lost or
 duplicated, and the local and Dask executors agree bit for bit."""
 
+import concurrent.futures
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from benchmark.harness.executors import make_executor
 from benchmark.harness.plan import plan_suite
@@ -72,3 +75,14 @@ def test_dask_and_local_executors_give_the_same_results_table(tmp_path, fixture_
     frames = [load_results(root, "tiny").reindex(columns=columns).sort_values("hash").reset_index(drop=True)
               for root in (tmp_path / "local", tmp_path / "dask")]
     assert frames[0].equals(frames[1])
+
+
+def test_a_worker_that_dies_fails_its_stage_and_the_pool_starts_afresh():
+    executor = make_executor("local", 1)
+    try:
+        crashed = executor.submit(os.abort)
+        with pytest.raises(concurrent.futures.process.BrokenProcessPool):
+            crashed.result(timeout=120)
+        assert executor.submit(sum, [1, 2]).result(timeout=120) == 3
+    finally:
+        executor.close()

@@ -23,13 +23,23 @@ class PoolExecutor:
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
-        self.pool = None if workers == 0 else concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = None if workers == 0 else self._start()
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, fn: Callable, *args) -> concurrent.futures.Future:
-        """Start ``fn(*args)``; inline, it runs now and the returned future is already done."""
+        """Start ``fn(*args)``; inline, it runs now and the returned future is already done.
+
+        A worker that dies (a native crash, say) breaks the pool: the stages it held fail with
+        ``BrokenProcessPool``, and the next submission starts a fresh pool, so the rest of the suite still runs."""
         if self.pool is not None:
-            return self.pool.submit(fn, *args)
+            try:
+                return self.pool.submit(fn, *args)
+            except concurrent.futures.process.BrokenProcessPool:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._start()
+                return self.pool.submit(fn, *args)
         future = concurrent.futures.Future()
         try:
             future.set_result(fn(*args))
