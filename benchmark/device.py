@@ -37,7 +37,9 @@ def configure_device(device: str) -> None:
     On CUDA: ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` (unless already set), cuDNN autotuning off and cuDNN's
     deterministic kernels, and :func:`torch.use_deterministic_algorithms` (an op without a deterministic kernel
     then raises instead of varying). A run is then repeatable on the same GPU model, driver and torch build, not
-    bit-identical to a CPU run. On the CPU nothing changes: CPU runs are bit-identical already.
+    bit-identical to a CPU run. Deterministic mode's NaN-filling of fresh allocations is turned off: it guards
+    against reading uninitialised memory, which no op here does, and it doubled the time of a LeNet-5 step on an
+    H100 (2.7 ms against 4.9 ms). On the CPU nothing changes: CPU runs are bit-identical already.
     """
     if device != "cuda":
         return
@@ -45,6 +47,7 @@ def configure_device(device: str) -> None:
     torch.backends.cudnn.benchmark = False
     torch.backends.cudnn.deterministic = True
     torch.use_deterministic_algorithms(True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 def device_name(device: str) -> str | None:

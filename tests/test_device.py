@@ -23,11 +23,12 @@ no_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 @pytest.fixture
 def deterministic():
     """configure_device's process-wide switches, restored after the test."""
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
-              torch.backends.cudnn.deterministic)
+    before = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory,
+              torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     yield
     torch.use_deterministic_algorithms(before[0])
-    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[1:]
+    torch.utils.deterministic.fill_uninitialized_memory = before[1]
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[2:]
 
 
 @pytest.mark.parametrize("available, expected", [(False, "cpu"), (True, "cuda")])
@@ -53,6 +54,7 @@ def test_configure_device_switches_determinism_on_for_cuda_only(monkeypatch, det
     configure_device("cuda")  # needs no GPU: it only sets switches
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and torch.are_deterministic_algorithms_enabled()
     assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+    assert not torch.utils.deterministic.fill_uninitialized_memory  # a debugging aid that doubles small steps
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")  # the other deterministic setting is kept
     configure_device("cuda")
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
