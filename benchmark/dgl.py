@@ -9,6 +9,7 @@ belongs to the main path and has no parameters.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -43,15 +44,48 @@ def dgl_heads(config: TrainConfig, model: nn.Sequential, input_shape: tuple[int,
     return make_heads(model, input_shape, num_classes)
 
 
+@functools.cache
+def _averaging(out: int, size: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """(out, size) matrix averaging adaptive pooling's regions: rows i cover [floor(i*size/out), ceil(...))."""
+    matrix = torch.zeros(out, size, dtype=dtype)
+    for i in range(out):
+        start, end = i * size // out, -(-(i + 1) * size // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix.to(device)
+
+
+class MatmulAdaptivePool(nn.Module):
+    """``AdaptiveAvgPool2d`` as averaging matrices: the same regions, and a backward pass that is deterministic
+    on CUDA (adaptive_avg_pool2d's is not, so it raises under the deterministic settings of a CUDA run)."""
+
+    def __init__(self, pool: nn.AdaptiveAvgPool2d):
+        super().__init__()
+        size = pool.output_size
+        self.out_h, self.out_w = (size, size) if isinstance(size, int) else size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Average ``x`` (N, C, H, W) over the adaptive regions of the output size."""
+        rows = _averaging(self.out_h, x.shape[-2], x.device, x.dtype)
+        cols = _averaging(self.out_w, x.shape[-1], x.device, x.dtype)
+        return rows @ x @ cols.T
+
+
+def training_head(head: nn.Sequential) -> nn.Sequential:
+    """``head`` for training: the same modules (its parameters are the stored head's), adaptive pooling done by
+    :class:`MatmulAdaptivePool`."""
+    return nn.Sequential(*(MatmulAdaptivePool(m) if isinstance(m, nn.AdaptiveAvgPool2d) else m for m in head))
+
+
 def stages(config: TrainConfig, model: nn.Sequential, heads: nn.ModuleList) -> list[Stage]:
-    """The DGL blocks of ``model`` with their heads, each with its own optimiser (``config``'s)."""
+    """The DGL blocks of ``model`` with their heads (as :func:`training_head`), each with its own optimiser
+    (``config``'s)."""
     children = list(model.children())
     spans = block_spans(model)
     result, position = [], 0
     for k, (start, end) in enumerate(spans):
         end = end if k < len(spans) - 1 else len(children)
         block = nn.Sequential(*children[start:end])
-        head = heads[k] if k < len(heads) else nn.Sequential()
+        head = training_head(heads[k]) if k < len(heads) else nn.Sequential()
         optimizer = make_optimizer(config, [*block.parameters(), *head.parameters()])
         result.append(Stage(nn.Sequential(*children[position:start]), block, head, optimizer))
         position = end
