@@ -110,15 +110,16 @@ def test_seeded_runs_are_bit_identical(mnist_small):
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 def test_dgl_trains_on_cuda_repeatably_and_hands_back_cpu_tensors(mnist_small):
-    switches = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
-                torch.backends.cudnn.deterministic)
+    switches = (torch.are_deterministic_algorithms_enabled(), torch.utils.deterministic.fill_uninitialized_memory,
+                torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
     configure_device("cuda")  # as every CUDA run does: a non-deterministic kernel raises
     try:
         config = dataclasses.replace(CONFIG, augment="crop-flip")
         result, again = (fit_dgl(config, mnist_small, epochs=4, device="cuda") for _ in range(2))
     finally:
         torch.use_deterministic_algorithms(switches[0])
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = switches[1:]
+        torch.utils.deterministic.fill_uninitialized_memory = switches[1]
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = switches[2:]
     assert all(t.device.type == "cpu" for t in [*states(result.model, result.heads), *result.init_state.values()])
     assert result.history[-1]["device"] == "cuda" and result.test_accuracy > 0.25
     assert all(torch.equal(a, b) for a, b in zip(states(result.model, result.heads), states(again.model, again.heads)))
