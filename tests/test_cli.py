@@ -93,7 +93,7 @@ def test_help_lists_each_flags_meaning(run):
 def test_dry_run_lists_the_stages_and_estimates(run):
     code, out, err = run("run", "paper", "--dry-run", common=False)
     assert code == 0, err
-    assert "estimate on 2 CPU workers" in out and "estimate on one GPU" in out and "assumed, not measured" in out
+    assert "estimate on 2 CPU workers" in out and "estimate on one GPU" in out and "measured on an H100" in out
 
 
 def _rows():

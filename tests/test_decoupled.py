@@ -1,5 +1,6 @@
 """The decoupled (auxiliary-network) MIP on a reduced VGG-16 that fits in CI."""
 
+import dataclasses
 from collections import OrderedDict
 
 import pytest
@@ -113,3 +114,21 @@ def test_without_nlp_heuristics_scip_solves_a_ce_block_it_can_crash_on():
     run = subprocess.run([sys.executable, "-c", CRASH_INSTANCE.format(flag=False)], capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "optimal", run.stderr[-300:]
+
+
+def test_a_block_over_max_unstable_is_not_built_and_keeps_its_dense_start(small_vgg, mnist_small):
+    from benchmark.mip.decoupled import solve_block, unstable_elements
+    from benchmark.mip.encode import encode_network
+
+    model, heads = small_vgg
+    config = MIPConfig(loss="margin", time_limit=20, block_bounds="network")
+    problem = block_problems(model, heads, mnist_small.val, config)[3]
+    unstable = unstable_elements(problem)
+    encoded = encode_network(problem.layers, problem.inputs, config.epsilon, relaxed=False, input_box=problem.box)
+    assert unstable == encoded.relu_counts.unstable > 0  # the size known before building is the encoder's
+
+    over = solve_block(problem, dataclasses.replace(config, max_unstable=unstable - 1))
+    assert over.solver.status == "sizelimit" and over.solver.binaries_before_stable_removal == unstable
+    assert all(bool((s == 1).all()) for s in over.scores.values()) and "not built" in over.solver.warnings[0]
+    within = solve_block(problem, dataclasses.replace(config, max_unstable=unstable))
+    assert within.solver.status != "sizelimit" and within.solver.binaries > 0

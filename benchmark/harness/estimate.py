@@ -1,10 +1,12 @@
 """``run --dry-run``: the stages of a suite and an honest estimate of its wall time, per device.
 
 Training cost is epochs x images / throughput, plus a fixed overhead per stage (loading data and artifacts,
-evaluating on the test set); a MIP solve costs a measured figure per model and loss. The CPU figures are what
-each of 2 workers sustained on the 2-core development machine during the ``quick`` run (one torch thread each);
-the CUDA figures are assumptions until measured on a GPU (no GPU was lent when this table was written), and the
-estimate says so.
+evaluating on the test set); a MIP solve costs a measured figure per model and loss, a decoupled block its time
+limit. The CPU figures are what each of 2 workers sustained on the 2-core development machine during the ``quick``
+run (one torch thread each). The CUDA figures were measured on an H100 (results/paper-gpu): LeNet-5 with three
+training processes sharing the GPU, full-width VGG-16 under DGL beside them; FC-3 and FC-4 are assumed to run
+like LeNet-5 (a step is bound by kernel launches, not arithmetic). On a GPU machine the training-type stages
+share the GPU three at a time, as measured, while the MIP stages run on the CPU workers.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from benchmark.specs import PruneSpec
 
 # training images per second, one worker: (model, device)
 THROUGHPUT = {("fc3", "cpu"): 3500, ("fc4", "cpu"): 4000, ("lenet5", "cpu"): 1900, ("vgg16", "cpu"): 30,
-              ("fc3", "cuda"): 150000, ("fc4", "cuda"): 150000, ("lenet5", "cuda"): 100000, ("vgg16", "cuda"): 6000}
-MEASURED = {"cpu": "measured", "cuda": "assumed, not measured"}
-# seconds per MIP solve (N=10, one thread): (model, loss); decoupled VGG-16: 13 blocks at their time limit
+              ("fc3", "cuda"): 30000, ("fc4", "cuda"): 30000, ("lenet5", "cuda"): 30700, ("vgg16", "cuda"): 1760}
+MEASURED = {"cpu": "measured on 2 cores", "cuda": "measured on an H100 (FC nets assumed like LeNet-5)"}
+GPU_STREAMS = 3  # training processes sharing one GPU in the measurement
+GPU_KINDS = ("train", "evaluate", "retrain", "transfer", "heads")  # plus lottery's prune stages
+FULL_WIDTH_WARNING = ("full-width VGG-16 blocks under block_bounds=network did not finish building in 7.5 min on a "
+                      "16-core machine (results/paper-gpu): their estimate is a lower bound")
+# seconds per MIP solve (N=10, one thread): (model, loss)
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
                ("lenet5", "margin"): 15, ("lenet5", "ce"): 135}
 TRAIN_IMAGES = {"mnist": 60000, "fashion-mnist": 60000, "kmnist": 60000, "cifar10": 50000}
@@ -38,9 +44,7 @@ def epoch_seconds(config, device: str) -> float:
 
 
 def mip_seconds(spec: PruneSpec) -> float:
-    """Seconds of one MIP solve (decoupled: every block at its time limit, run one after another)."""
-    if getattr(spec.options, "decoupled", False):
-        return 13 * spec.options.time_limit
+    """Seconds of one (single, not decoupled) MIP solve."""
     return min(MIP_SECONDS.get((spec.train.model, spec.options.loss), spec.options.time_limit),
                spec.options.time_limit)
 
@@ -56,12 +60,16 @@ def _work_seconds(job: Job, device: str) -> float:
         return spec.epochs * epoch_seconds(spec, device)
     if job.kind == "prune":
         if spec.method == "mip":
-            return mip_seconds(spec)
+            return 0.0 if getattr(spec.options, "decoupled", False) else mip_seconds(spec)
         if spec.method == "lottery":
             rounds_epochs = spec.options.round_epochs
             per_round = spec.train.epochs if rounds_epochs is None else rounds_epochs
             return LOTTERY_ROUNDS * per_round * epoch_seconds(spec.train, device)
         return 0.0
+    if job.kind == "heads":  # fitted to the frozen net for head_epochs (forward passes only); none for DGL
+        return spec.epochs * epoch_seconds(spec.train, device) / 3
+    if job.kind == "block":  # a decoupled sub-MIP at its time limit, on the CPU
+        return spec.prune.options.time_limit
     if job.kind == "evaluate":
         return spec.finetune_epochs * epoch_seconds(spec.prune.train, device)
     if job.kind == "retrain":
@@ -71,16 +79,25 @@ def _work_seconds(job: Job, device: str) -> float:
     return spec.target.epochs * epoch_seconds(spec.target, device)
 
 
+def on_gpu(job: Job) -> bool:
+    """Whether ``job`` trains or evaluates (the GPU's work on a GPU machine) rather than solving a MIP."""
+    return job.kind in GPU_KINDS or (job.kind == "prune" and job.spec.method == "lottery")
+
+
 def describe_plan(jobs: list[Job], workers: int) -> str:
-    """Stage counts per kind and the estimated wall time on CPU and on one GPU."""
+    """Stage counts per kind and the estimated wall time on CPU workers and on a GPU machine."""
     counts = collections.Counter(job.kind for job in jobs)
     lines = [f"{len(jobs)} stages: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())]
-    for device in ("cpu", "cuda"):
-        total = sum(job_seconds(job, device) for job in jobs)
-        parallel = total / workers if device == "cpu" else total
-        where = f"{workers} CPU workers" if device == "cpu" else "one GPU (stages one after another)"
-        lines.append(f"estimate on {where}: {_duration(parallel)} "
-                     f"({_duration(total)} of stage time; throughput {MEASURED[device]})")
+    total = sum(job_seconds(job, "cpu") for job in jobs)
+    lines.append(f"estimate on {workers} CPU workers: {_duration(total / workers)} "
+                 f"({_duration(total)} of stage time; throughput {MEASURED['cpu']})")
+    gpu = sum(job_seconds(job, "cuda") for job in jobs if on_gpu(job))
+    cpu = sum(job_seconds(job, "cuda") for job in jobs if not on_gpu(job))
+    lines.append(f"estimate on one GPU and {workers} CPU workers: {_duration(gpu / GPU_STREAMS + cpu / workers)} "
+                 f"({_duration(gpu)} of GPU stage time, {GPU_STREAMS} at a time; {_duration(cpu)} of MIP time on "
+                 f"the CPU workers; throughput {MEASURED['cuda']})")
+    if any(job.kind == "block" and job.spec.prune.train.width_divisor == 1 for job in jobs):
+        lines.append(f"note: {FULL_WIDTH_WARNING}")
     return "\n".join(lines)
 
 

@@ -56,6 +56,9 @@ class MIPConfig:
     decoupled: bool = setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
                                       "route)")
     head_epochs: int = setting(40, "epochs to fit the auxiliary heads when decoupled")
+    max_unstable: int = setting(0, "decoupled: a block whose box leaves more than this many ReLU elements unstable "
+                                   "is not built (status 'sizelimit', its dense start kept: nothing pruned there); "
+                                   "0 means no limit")
     nlp_heuristics: bool = setting(True, "run SCIP's Ipopt-based primal heuristics (subnlp, mpec, multistart, "
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
@@ -69,6 +72,8 @@ class MIPConfig:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
         if self.lam <= 0 or self.n_samples < 1 or self.epsilon <= 0 or self.time_limit <= 0 or self.gap < 0:
             raise ConfigError("lam, n_samples, epsilon and time_limit must be positive and gap non-negative")
+        if self.max_unstable < 0:
+            raise ConfigError(f"max_unstable must be 0 (no limit) or a count, got {self.max_unstable}")
         if self.node_limit < -1:
             raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
 

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.mip.activations import ACTIVATIONS
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.layers import check_supported
@@ -177,9 +178,36 @@ def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, c
     return problems
 
 
+def unstable_elements(problem: BlockProblem) -> int:
+    """ReLU elements of the block whose input interval over its box straddles 0 (each costs the MIP rows, and
+    an indicator unless relaxed): the size of the sub-MIP, known before building it."""
+    net = copy.deepcopy(problem.layers).double().eval()
+    bounds = interval_bounds(net, problem.box[0].double(), problem.box[1].double())
+    return sum(int(((bounds[p - 1][0] < 0) & (bounds[p - 1][1] > 0)).sum())
+               for p, module in enumerate(net.children()) if p and type(module) in ACTIVATIONS)
+
+
+def size_limited(problem: BlockProblem, unstable: int, limit: int) -> MIPResult:
+    """The result of a block too large to build: its dense start (every kept score 1), status ``sizelimit``."""
+    layers = dict(problem.layers.named_children())
+    scores = {name: torch.ones(layers[name].weight.shape[0]) for name in problem.keep}
+    warning = f"{unstable} unstable ReLU elements > max_unstable {limit}: not built, nothing pruned in this block"
+    stats = SolverStats(status="sizelimit", primal_bound=float("nan"), dual_bound=float("nan"), gap=float("inf"),
+                        nodes=0, lp_iterations=0, solve_seconds=0.0, build_seconds=0.0, variables=0, binaries=0,
+                        constraints=0, binaries_before_stable_removal=unstable, binaries_after_stable_removal=0,
+                        stable_inactive=0, stable_active=0, rows_emitted=0, scip_version="", pyscipopt_version="",
+                        dense_start_accepted=True, threshold=float("nan"), warnings=(warning,))
+    return MIPResult(scores, {}, stats)
+
+
 def solve_block(problem: BlockProblem, config: MIPConfig) -> MIPResult:
-    """One sub-MIP, on one thread; only the kept layers' scores are returned (thresholding happens globally)."""
+    """One sub-MIP, on one thread; only the kept layers' scores are returned (thresholding happens globally).
+    A block over ``config.max_unstable`` unstable ReLU elements is not built (:func:`size_limited`)."""
     torch.set_num_threads(1)
+    if config.max_unstable:
+        unstable = unstable_elements(problem)
+        if unstable > config.max_unstable:
+            return size_limited(problem, unstable, config.max_unstable)
     result = score_network(problem.layers, problem.inputs, problem.labels, config, threshold=0.0,
                            input_box=problem.box)
     return MIPResult({k: result.scores[k] for k in problem.keep}, {}, result.solver)
