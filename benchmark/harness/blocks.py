@@ -22,7 +22,7 @@ from benchmark.store.db import ResultStore
 
 
 def _heads(spec: HeadsSpec, env: stages.StageEnv):
-    trained = stages._trained(spec.train, env.data_dir)
+    trained = stages._trained(spec.train, env.data_dir, env.device)
     data = stages._data(spec.train, env.data_dir).train
     heads = make_heads(trained.model, data.input_shape, data.num_classes)
     heads.load_state_dict(ArtifactDir(env.store_root).load_tensors(spec.hash, "heads.pt"))
@@ -32,7 +32,7 @@ def _heads(spec: HeadsSpec, env: stages.StageEnv):
 def run_heads(job: Job, env: stages.StageEnv) -> dict:
     """The heads of the blocks: the model's own (DGL) or fitted to the frozen dense model; stored as an artifact."""
     spec: HeadsSpec = job.spec
-    trained = stages._trained(spec.train, env.data_dir)
+    trained = stages._trained(spec.train, env.data_dir, env.device)
     data = stages._data(spec.train, env.data_dir).train
     heads, source = fitted_heads(trained.model, trained.heads, data, MIPConfig(head_epochs=spec.epochs),
                                  spec.train.seed)
