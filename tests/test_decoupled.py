@@ -126,9 +126,28 @@ def test_a_block_over_max_unstable_is_not_built_and_keeps_its_dense_start(small_
     unstable = unstable_elements(problem)
     encoded = encode_network(problem.layers, problem.inputs, config.epsilon, relaxed=False, input_box=problem.box)
     assert unstable == encoded.relu_counts.unstable > 0  # the size known before building is the encoder's
+    pruned = encode_network(problem.layers, problem.inputs, config.epsilon, relaxed=False, input_box=problem.box,
+                            bounds="pruned")
+    assert unstable_elements(problem, "pruned") == pruned.relu_counts.unstable > unstable
 
     over = solve_block(problem, dataclasses.replace(config, max_unstable=unstable - 1))
     assert over.solver.status == "sizelimit" and over.solver.binaries_before_stable_removal == unstable
     assert all(bool((s == 1).all()) for s in over.scores.values()) and "not built" in over.solver.warnings[0]
     within = solve_block(problem, dataclasses.replace(config, max_unstable=unstable))
     assert within.solver.status != "sizelimit" and within.solver.binaries > 0
+
+
+def test_fitted_heads_depend_on_the_seed_only(small_vgg, mnist_small):
+    from benchmark.mip.decoupled import fitted_heads
+
+    model, _ = small_vgg
+    config = MIPConfig(head_epochs=1)
+    first, source = fitted_heads(model, None, mnist_small.train, config, seed=3)
+    torch.rand(1000)  # whatever ran before in this worker
+    state = torch.random.get_rng_state()
+    again, _ = fitted_heads(model, None, mnist_small.train, config, seed=3)
+    assert source == "fitted" and torch.equal(torch.random.get_rng_state(), state)
+    for a, b in zip(first.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    other, _ = fitted_heads(model, None, mnist_small.train, config, seed=4)
+    assert not torch.equal(other[0].aux_out.weight, first[0].aux_out.weight)

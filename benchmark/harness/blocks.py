@@ -65,6 +65,7 @@ def merged_scores(spec: PruneSpec, env: stages.StageEnv) -> Scores | None:
         values.update(artifacts.load_tensors(key, "scores.pt"))
         parts.append(SolverStats.from_dict(artifacts.load_json(key, "stats.json")))
     heads = ResultStore(env.store_root).get(heads_spec(spec).hash)["record"]["heads"]
-    stats = {**combine(parts).as_dict(), "config": dataclasses.asdict(spec.options), "heads": heads,
+    config = spec.options.for_seed(spec.train.seed)
+    stats = {**combine(parts).as_dict(), "config": dataclasses.asdict(config), "heads": heads,
              "blocks": [part.as_dict() for part in parts]}
     return Scores(values, "neuron", stats)

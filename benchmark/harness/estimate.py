@@ -22,7 +22,7 @@ THROUGHPUT = {("fc3", "cpu"): 3500, ("fc4", "cpu"): 4000, ("lenet5", "cpu"): 190
               ("fc3", "cuda"): 30000, ("fc4", "cuda"): 30000, ("lenet5", "cuda"): 30700, ("vgg16", "cuda"): 1760}
 MEASURED = {"cpu": "measured on 2 cores", "cuda": "measured on an H100 (FC nets assumed like LeNet-5)"}
 GPU_STREAMS = 3  # training processes sharing one GPU in the measurement
-GPU_KINDS = ("train", "evaluate", "retrain", "transfer", "heads")  # plus lottery's prune stages
+GPU_KINDS = ("train", "evaluate", "retrain", "transfer")  # plus lottery's prune stages; fitted heads run on CPU
 FULL_WIDTH_WARNING = ("full-width VGG-16 blocks under block_bounds=network did not finish building in 7.5 min on a "
                       "16-core machine (results/paper-gpu): their estimate is a lower bound")
 # seconds per MIP solve (N=10, one thread): (model, loss)
@@ -39,8 +39,10 @@ def _images(config) -> int:
 
 
 def epoch_seconds(config, device: str) -> float:
-    """Seconds of one training epoch of ``config`` on ``device``."""
-    return _images(config) / THROUGHPUT[(config.model, device)]
+    """Seconds of one training epoch of ``config`` on ``device`` (a reduced VGG-16 does width_divisor**2 times
+    less convolution work; the figure is a rough guide, not measured)."""
+    reduced = config.width_divisor ** 2 if config.model == "vgg16" else 1
+    return _images(config) / (THROUGHPUT[(config.model, device)] * reduced)
 
 
 def mip_seconds(spec: PruneSpec) -> float:
@@ -66,8 +68,8 @@ def _work_seconds(job: Job, device: str) -> float:
             per_round = spec.train.epochs if rounds_epochs is None else rounds_epochs
             return LOTTERY_ROUNDS * per_round * epoch_seconds(spec.train, device)
         return 0.0
-    if job.kind == "heads":  # fitted to the frozen net for head_epochs (forward passes only); none for DGL
-        return spec.epochs * epoch_seconds(spec.train, device) / 3
+    if job.kind == "heads":  # fitted on the CPU for head_epochs (frozen net: forward passes); none for DGL
+        return spec.epochs * epoch_seconds(spec.train, "cpu") / 3
     if job.kind == "block":  # a decoupled sub-MIP at its time limit, on the CPU
         return spec.prune.options.time_limit
     if job.kind == "evaluate":
@@ -93,10 +95,12 @@ def describe_plan(jobs: list[Job], workers: int) -> str:
                  f"({_duration(total)} of stage time; throughput {MEASURED['cpu']})")
     gpu = sum(job_seconds(job, "cuda") for job in jobs if on_gpu(job))
     cpu = sum(job_seconds(job, "cuda") for job in jobs if not on_gpu(job))
-    lines.append(f"estimate on one GPU and {workers} CPU workers: {_duration(gpu / GPU_STREAMS + cpu / workers)} "
-                 f"({_duration(gpu)} of GPU stage time, {GPU_STREAMS} at a time; {_duration(cpu)} of MIP time on "
+    streams = min(workers, GPU_STREAMS)
+    lines.append(f"estimate on one GPU and {workers} CPU workers: {_duration(gpu / streams + cpu / workers)} "
+                 f"({_duration(gpu)} of GPU stage time, {streams} at a time; {_duration(cpu)} of MIP time on "
                  f"the CPU workers; throughput {MEASURED['cuda']})")
-    if any(job.kind == "block" and job.spec.prune.train.width_divisor == 1 for job in jobs):
+    if any(job.kind == "block" and job.spec.prune.train.width_divisor == 1
+           and job.spec.prune.options.block_bounds == "network" for job in jobs):
         lines.append(f"note: {FULL_WIDTH_WARNING}")
     return "\n".join(lines)
 

@@ -31,8 +31,9 @@ class PoolExecutor:
     def submit(self, fn: Callable, *args) -> concurrent.futures.Future:
         """Start ``fn(*args)``; inline, it runs now and the returned future is already done.
 
-        A worker that dies (a native crash, say) breaks the pool: the stages it held fail with
-        ``BrokenProcessPool``, and the next submission starts a fresh pool, so the rest of the suite still runs."""
+        A worker that dies (a native crash, say) breaks the pool: Python stops its other workers too, so every
+        stage in flight fails with ``BrokenProcessPool`` (stored as failed; a re-run retries them), and the next
+        submission starts a fresh pool, so the rest of the suite still runs."""
         if self.pool is not None:
             try:
                 return self.pool.submit(fn, *args)

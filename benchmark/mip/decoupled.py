@@ -117,7 +117,6 @@ def train_heads(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, epoc
     (The paper trained the network itself greedily with DGL; here the heads are fitted to a given network.)
     """
     model.eval()
-    torch.manual_seed(seed)
     optimizer = torch.optim.Adam(heads.parameters(), lr=lr)
     for _ in range(epochs):
         heads.train()
@@ -145,10 +144,13 @@ class BlockProblem:
 def fitted_heads(model: nn.Sequential, trained: nn.ModuleList | None, data: ImageSet, config: MIPConfig,
                  seed: int) -> tuple[nn.ModuleList, str]:
     """The heads the sub-MIPs use and where they came from: a DGL-trained model's own heads (``"dgl"``, the
-    paper's route), or heads fitted to the frozen network for ``config.head_epochs`` epochs (``"fitted"``)."""
+    paper's route), or heads fitted to the frozen network for ``config.head_epochs`` epochs (``"fitted"``), drawn
+    from ``seed`` whatever this process did before (and leaving its random state as it was)."""
     if trained is not None:
         return trained.eval(), "dgl"
-    heads = make_heads(model, data.input_shape, data.num_classes)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        heads = make_heads(model, data.input_shape, data.num_classes)
     train_heads(model, heads, data, epochs=config.head_epochs, lr=3e-3, seed=seed)
     return heads, "fitted"
 
@@ -178,11 +180,12 @@ def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, c
     return problems
 
 
-def unstable_elements(problem: BlockProblem) -> int:
+def unstable_elements(problem: BlockProblem, bounds: str = "dense") -> int:
     """ReLU elements of the block whose input interval over its box straddles 0 (each costs the MIP rows, and
-    an indicator unless relaxed): the size of the sub-MIP, known before building it."""
+    an indicator unless relaxed), under the MIP's ``bounds``: the size of the sub-MIP, known before building it."""
     net = copy.deepcopy(problem.layers).double().eval()
-    bounds = interval_bounds(net, problem.box[0].double(), problem.box[1].double())
+    scored = prunable_layers(net) if bounds == "pruned" else ()
+    bounds = interval_bounds(net, problem.box[0].double(), problem.box[1].double(), scored=scored)
     return sum(int(((bounds[p - 1][0] < 0) & (bounds[p - 1][1] > 0)).sum())
                for p, module in enumerate(net.children()) if p and type(module) in ACTIVATIONS)
 
@@ -205,7 +208,7 @@ def solve_block(problem: BlockProblem, config: MIPConfig) -> MIPResult:
     A block over ``config.max_unstable`` unstable ReLU elements is not built (:func:`size_limited`)."""
     torch.set_num_threads(1)
     if config.max_unstable:
-        unstable = unstable_elements(problem)
+        unstable = unstable_elements(problem, config.bounds)
         if unstable > config.max_unstable:
             return size_limited(problem, unstable, config.max_unstable)
     result = score_network(problem.layers, problem.inputs, problem.labels, config, threshold=0.0,
@@ -222,8 +225,9 @@ def combine(parts: list[SolverStats], threshold: float = float("nan"), guarded: 
     summed = ("primal_bound", "dual_bound", "nodes", "lp_iterations", "solve_seconds", "build_seconds", "variables",
               "binaries", "constraints", "binaries_before_stable_removal", "binaries_after_stable_removal",
               "stable_inactive", "stable_active", "rows_emitted")
+    built = [p for p in parts if p.scip_version] or parts
     return dataclasses.replace(
-        parts[0], **{name: total(name) for name in summed},
+        built[0], **{name: total(name) for name in summed},
         status="+".join(sorted({p.status for p in parts})), gap=max(p.gap for p in parts),
         dense_start_accepted=all(p.dense_start_accepted for p in parts), threshold=threshold,
         empty_layer_guard=tuple(guarded),

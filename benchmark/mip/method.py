@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import asdict
 
 from torch import nn
@@ -26,7 +25,7 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
     the DGL-trained heads in ``ctx.heads`` when given (the paper's route), otherwise heads fitted to the frozen
     network on ``ctx.splits.train``; ``stats["heads"]`` says which (``"dgl"`` or ``"fitted"``).
     """
-    config: MIPConfig = dataclasses.replace(ctx.options, solver_seed=ctx.options.solver_seed + ctx.seed)
+    config: MIPConfig = ctx.options.for_seed(ctx.seed)
     threshold = ctx.target.threshold if ctx.target.threshold is not None else paper_threshold(ctx.model_name,
                                                                                                  ctx.dataset)
     if config.decoupled:
