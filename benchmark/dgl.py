@@ -92,19 +92,16 @@ def stages(config: TrainConfig, model: nn.Sequential, heads: nn.ModuleList) -> l
     return result
 
 
-def dgl_step(cut: list[Stage], x: torch.Tensor, y: torch.Tensor) -> list[float]:
+def dgl_step(cut: list[Stage], x: torch.Tensor, y: torch.Tensor) -> None:
     """One DGL mini-batch: every block in order takes the detached main-path representation, steps its own
-    optimiser on its own loss, and passes its output on. Returns the per-block losses."""
-    losses = []
+    optimiser on its own loss, and passes its output on (no host sync: nothing is read back)."""
     for stage in cut:
         out = stage.block(stage.lead(x).detach())
         loss = F.cross_entropy(stage.head(out), y)
         stage.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         stage.optimizer.step()
-        losses.append(loss.item())
         x = out.detach()
-    return losses
 
 
 def _cpu_state(module: nn.Module) -> State:
