@@ -8,13 +8,13 @@ Each block stage recomputes the (deterministic, cheap) block problems and solves
 
 from __future__ import annotations
 
-import dataclasses
-
 from benchmark.harness import stages
-from benchmark.harness.plan import Job, block_count, heads_spec, is_decoupled
+from benchmark.harness.plan import Job, block_specs, heads_spec, is_decoupled
 from benchmark.methods import Scores
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import block_problems, combine, fitted_heads, make_heads, solve_block
+from benchmark.mip.decoupled import block_problem, combine, fitted_heads, make_heads, solve_block
+from benchmark.mip.method import stats_dict
+from benchmark.mip.scorer import MIPResult
 from benchmark.records import SolverStats
 from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec
 from benchmark.store.artifacts import ArtifactDir
@@ -45,7 +45,7 @@ def run_block(job: Job, env: stages.StageEnv) -> dict:
     spec: BlockSpec = job.spec
     config = spec.prune.options.for_seed(spec.prune.train.seed)
     model, heads = _heads(heads_spec(spec.prune), env)
-    problem = block_problems(model, heads, stages._data(spec.prune.train, env.data_dir).val, config)[spec.block]
+    problem = block_problem(model, heads, stages._data(spec.prune.train, env.data_dir).val, config, spec.block)
     result = solve_block(problem, config)
     artifacts = ArtifactDir(env.store_root)
     artifacts.save_tensors(spec.hash, "scores.pt", result.scores)
@@ -59,13 +59,9 @@ def merged_scores(spec: PruneSpec, env: stages.StageEnv) -> Scores | None:
     if not is_decoupled(spec):
         return None
     artifacts, values, parts = ArtifactDir(env.store_root), {}, []
-    base = dataclasses.replace(spec, target=type(spec.target)())
-    for k in range(block_count(spec.train)):
-        key = BlockSpec(base, k).hash
-        values.update(artifacts.load_tensors(key, "scores.pt"))
-        parts.append(SolverStats.from_dict(artifacts.load_json(key, "stats.json")))
+    for block in block_specs(spec):
+        values.update(artifacts.load_tensors(block.hash, "scores.pt"))
+        parts.append(SolverStats.from_dict(artifacts.load_json(block.hash, "stats.json")))
     heads = ResultStore(env.store_root).get(heads_spec(spec).hash)["record"]["heads"]
-    config = spec.options.for_seed(spec.train.seed)
-    stats = {**combine(parts).as_dict(), "config": dataclasses.asdict(config), "heads": heads,
-             "blocks": [part.as_dict() for part in parts]}
-    return Scores(values, "neuron", stats)
+    merged = MIPResult(values, {}, combine(parts), tuple(parts))
+    return Scores(values, "neuron", {**stats_dict(merged, spec.options.for_seed(spec.train.seed)), "heads": heads})

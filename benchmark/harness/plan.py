@@ -64,6 +64,13 @@ def block_count(config: TrainConfig) -> int:
     return sum(isinstance(m, nn.Conv2d) for m in build_model(config.model).modules())
 
 
+def block_specs(spec: PruneSpec) -> list[BlockSpec]:
+    """The sub-MIPs of a decoupled MIP prune, one per conv block; their target is cleared, so every threshold the
+    scores are cut at shares them."""
+    base = dataclasses.replace(spec, target=TargetSpec())
+    return [BlockSpec(base, k) for k in range(block_count(spec.train))]
+
+
 def _sweep_label(option_sets: tuple, options) -> str:
     if len(option_sets) < 2:
         return ""
@@ -110,9 +117,8 @@ class Planner:
         """The heads and per-block sub-MIP stages of a decoupled MIP (shared by all its targets); their hashes."""
         train = self.train(spec.train)
         heads = self.add(Job("heads", heads_spec(spec), (train.hash,), "mip", "heads"))
-        base = dataclasses.replace(spec, target=TargetSpec())
-        return [self.add(Job("block", BlockSpec(base, k), (heads.hash,), "mip", f"block {k}")).hash
-                for k in range(block_count(spec.train))]
+        return [self.add(Job("block", block, (heads.hash,), "mip", f"block {block.block}")).hash
+                for block in block_specs(spec)]
 
     def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
         needs = [self.train(spec.train).hash] + ([after.hash] if after is not None else [])

@@ -155,29 +155,31 @@ def fitted_heads(model: nn.Sequential, trained: nn.ModuleList | None, data: Imag
     return heads, "fitted"
 
 
-def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig) -> list[BlockProblem]:
-    """Every block's sub-MIP data (deterministic: the same inputs give the same problems in any process).
+def block_problem(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
+                  k: int) -> BlockProblem:
+    """Block ``k``'s sub-MIP data (deterministic: the same inputs give the same problem in any process).
 
-    ``data`` is the validation split each block's batch is drawn from (its head must classify them)."""
+    ``data`` is the validation split the block's batch is drawn from (its head must classify them)."""
     model.eval()
     heads.eval()
-    children = list(model.children())
-    net64 = copy.deepcopy(model).double()
-    problems = []
-    for block in blocks(model, heads):
-        prefix = nn.Sequential(*children[:block.start])
-        x, y, _ = pick_one_per_class(nn.Sequential(prefix, block.layers), data, n=config.n_samples,
-                                     seed=config.solver_seed)
-        images = x.double()
-        box = (images - config.epsilon, images + config.epsilon)
-        with torch.no_grad():
-            representation = prefix(x)
-        if block.start and config.block_bounds == "network":  # full-network bounds at Conv_k's input
-            box = interval_bounds(net64, *box)[block.start - 1]
-        elif block.start:
-            box = (representation.double() - config.epsilon, representation.double() + config.epsilon)
-        problems.append(BlockProblem(block.layers, representation, y, box, block.keep))
-    return problems
+    block = blocks(model, heads)[k]
+    prefix = nn.Sequential(*list(model.children())[:block.start])
+    x, y, _ = pick_one_per_class(nn.Sequential(prefix, block.layers), data, n=config.n_samples,
+                                 seed=config.solver_seed)
+    images = x.double()
+    box = (images - config.epsilon, images + config.epsilon)
+    with torch.no_grad():
+        representation = prefix(x)
+    if block.start and config.block_bounds == "network":  # full-network bounds at Conv_k's input
+        box = interval_bounds(copy.deepcopy(model).double(), *box)[block.start - 1]
+    elif block.start:
+        box = (representation.double() - config.epsilon, representation.double() + config.epsilon)
+    return BlockProblem(block.layers, representation, y, box, block.keep)
+
+
+def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig) -> list[BlockProblem]:
+    """Every block's sub-MIP data (:func:`block_problem`), in order."""
+    return [block_problem(model, heads, data, config, k) for k in range(len(heads) + 1)]
 
 
 def unstable_elements(problem: BlockProblem, bounds: str = "dense") -> int:
