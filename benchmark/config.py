@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from benchmark.errors import ConfigError
 from benchmark.models import MODELS
 from benchmark.paper import training_defaults
-from datasets import PREPROCESSINGS, get_spec
+from datasets import AUGMENTATIONS, PREPROCESSINGS, get_spec
 
 SCHEMA_VERSION = 1
 OPTIMISERS = ("rmsprop", "sgd", "adam")
-AUGMENTATIONS = ("none", "crop-flip")
 TRAINING_SCHEMES = ("end-to-end", "dgl")
 
 

@@ -4,6 +4,7 @@ Note: this top-level package is named ``datasets`` and shadows HuggingFace ``dat
 ticketbench into its own virtual environment.
 """
 
+from datasets.augment import AUGMENTATIONS
 from datasets.errors import DatasetError
 from datasets.loader import ImageSet, InMemoryLoader
 from datasets.preprocess import PREPROCESSINGS
@@ -12,6 +13,7 @@ from datasets.root import cache_dir, resolve_data_root
 from datasets.splits import DataSplits, load_splits, pick_one_per_class
 
 __all__ = [
+    "AUGMENTATIONS",
     "DATASETS",
     "PREPROCESSINGS",
     "DataSplits",
