@@ -39,8 +39,8 @@ def test_self_check_detects_a_wrong_encoding(trained_fc3, mip_batch, monkeypatch
     """The check can fail: a layer map that forgets the bias must show up."""
     from benchmark.mip import layers
 
-    no_bias = layers.LinearMap(lambda m, x, b: torch.nn.functional.linear(x, m.weight),
-                               layers.LINEAR_MAPS[nn.Linear].magnitude)
+    no_bias = dataclasses.replace(layers.LINEAR_MAPS[nn.Linear],
+                                  affine=lambda m, x, b: torch.nn.functional.linear(x, m.weight))
     monkeypatch.setitem(layers.LINEAR_MAPS, nn.Linear, no_bias)
     assert check_encoding(trained_fc3[1].model, mip_batch[0]) > 1e-3
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import sparse
 from torch import nn
 
-from benchmark.mip.affine import Affine, Builder
+from benchmark.mip.affine import Affine, Builder, csr, one_hot
 
 
 @dataclass
@@ -47,12 +48,11 @@ def unit_of_element(shape: torch.Size) -> torch.Tensor:
 
 def score_shift(a: Affine, score_ids: np.ndarray, magnitude: torch.Tensor) -> Affine:
     """``a - (1 - s_unit) * magnitude``: appends the layer's score columns to the expression."""
-    units = unit_of_element(a.const.shape)
-    flat = magnitude.reshape(-1)
-    block = flat.new_zeros(len(score_ids), flat.numel())
-    block[units, torch.arange(flat.numel())] = flat
+    units = unit_of_element(a.const.shape).numpy()
+    flat = magnitude.reshape(-1).numpy()
+    block = sparse.csr_array((flat, (np.arange(len(flat)), units)), shape=(len(flat), len(score_ids)))
     shifted = Affine(a.const - magnitude, a.coef, a.basis)
-    return shifted.extend(score_ids, block.view(len(score_ids), *a.const.shape))
+    return shifted.extend(score_ids, block)
 
 
 def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, relaxed: bool,
@@ -80,8 +80,7 @@ def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, 
         const, coef = g.rows(idx)
         builder.add_rows(const, coef, g.basis, 0.0, flat_u[idx].numpy())
 
-    keep = active.to(g.const.dtype).view_as(g.const)
-    h = Affine(g.const * keep, g.coef * keep, g.basis)
+    h = g.masked(active.to(g.const.dtype).view_as(g.const))
     if not unstable.any():
         return h, counts
 
@@ -92,19 +91,17 @@ def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, 
     h_ids = builder.add_vars(n, 0.0, u_idx, prefix="h", start=np.clip(g_start, 0.0, u_idx))
     v_ids = builder.add_vars(n, 0.0, 1.0, vtype="C" if relaxed else "B", prefix="v", start=(g_start > 0) * 1.0)
     g_const, g_coef = g.rows(idx)
-    eye = np.eye(n)
+    eye = sparse.identity(n)
     basis = np.concatenate([g.basis, h_ids, v_ids])
 
     def block(g_sign, h_sign, v_diag):
-        return np.hstack([g_sign * g_coef, h_sign * eye, np.diag(v_diag)])
+        return csr(sparse.hstack([g_sign * g_coef, h_sign * eye, sparse.diags_array(v_diag)]))
 
     zeros = np.zeros(n)
     builder.add_rows(-g_const, block(-1, 1, zeros), basis, 0.0, np.inf)  # h >= g
     builder.add_rows(zeros, block(0, 1, -u_idx), basis, -np.inf, 0.0)  # h <= v*U
     builder.add_rows(-g_const, block(-1, 1, -l_idx), basis, -np.inf, -l_idx)  # h <= g - (1-v)L
-    new_coef = h.coef.new_zeros((n, h.const.numel()))  # unstable elements are zero in h (only active kept)
-    new_coef[torch.arange(n), idx] = 1.0
-    return h.extend(h_ids, new_coef.view(n, *h.const.shape)), counts
+    return h.extend(h_ids, one_hot(idx.numpy(), h.const.numel())), counts  # unstable elements were 0 in h
 
 
 def _relu_interval(lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

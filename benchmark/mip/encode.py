@@ -75,7 +75,7 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
                 encoded.relu_counts.add(counts)
                 continue
             op = LINEAR_MAPS[type(module)]
-            h = h.map(lambda t, m=module, o=op: o.affine(m, t, True), lambda t, m=module, o=op: o.affine(m, t, False))
+            h = h.map(op, module, builder)
             if name not in encoded.scores:
                 continue
             lower, upper = layer_bounds[position][0][n], layer_bounds[position][1][n]

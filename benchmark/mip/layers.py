@@ -1,8 +1,10 @@
 """Affine maps of the supported linear layers, shared by interval bounds and the MIP encoding.
 
 Each entry of :data:`LINEAR_MAPS` gives ``affine(module, x, bias)`` (the layer on a batch, with or without its
-constant part) and ``magnitude(module, r)`` (the layer with absolute weights and no bias, applied to a
-non-negative radius). Activations live in their own registry, :data:`~benchmark.mip.activations.ACTIVATIONS`.
+constant part), ``magnitude(module, r)`` (the layer with absolute weights and no bias, applied to a
+non-negative radius) and ``matrix(module, shape)`` (the layer without bias as a sparse matrix on a flattened
+input of ``shape``, for the MIP's large expressions). Activations live in their own registry,
+:data:`~benchmark.mip.activations.ACTIVATIONS`.
 :func:`check_supported` refuses a network with any other module before any work is done.
 """
 
@@ -11,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import sparse
 from torch import nn
 
 from benchmark.errors import ConfigError
@@ -28,6 +32,7 @@ class LinearMap:
 
     affine: Callable[[nn.Module, torch.Tensor, bool], torch.Tensor]
     magnitude: Callable[[nn.Module, torch.Tensor], torch.Tensor]
+    matrix: Callable[[nn.Module, tuple[int, ...]], sparse.csr_array]
     identity: bool = False
     refuse: Callable[[nn.Module], str | None] = lambda module: None
 
@@ -58,21 +63,55 @@ def _same(m, x, *rest):
     return m(x)
 
 
+def _conv_matrix(m: nn.Conv2d, shape: tuple[int, ...]) -> sparse.csr_array:
+    """The convolution as a sparse (C_out*H_out*W_out, C*H*W) matrix: each output reads its patch's inputs."""
+    index = torch.arange(1, int(np.prod(shape)) + 1, dtype=torch.float64).view(1, *shape)
+    patches = F.unfold(index, m.kernel_size, m.dilation, m.padding, m.stride)[0].long() - 1  # -1: padding
+    positions = patches.shape[1]
+    per_group_in, per_group_out = patches.shape[0] // m.groups, m.out_channels // m.groups
+    weight = m.weight.detach().double().reshape(m.out_channels, per_group_in)
+    group = torch.arange(m.out_channels) // per_group_out
+    columns = patches.view(m.groups, per_group_in, positions)[group]  # (C_out, per_group_in, positions)
+    rows = (torch.arange(m.out_channels).view(-1, 1, 1) * positions + torch.arange(positions)).expand_as(columns)
+    values = weight.unsqueeze(-1).expand_as(columns)
+    real = columns >= 0
+    return sparse.csr_array((values[real].numpy(), (rows[real].numpy(), columns[real].numpy())),
+                            shape=(m.out_channels * positions, int(np.prod(shape))))
+
+
+def _per_channel_matrix(m: nn.Module, shape: tuple[int, ...]) -> sparse.csr_array:
+    """A layer acting on each channel alike (pooling) as a block-diagonal matrix, probed on one channel."""
+    pixels = int(np.prod(shape[1:]))
+    probe = torch.eye(pixels, dtype=torch.float64).view(pixels, 1, *shape[1:])
+    one_channel = sparse.csr_array(m(probe).reshape(pixels, -1).numpy().T)
+    return sparse.kron(sparse.identity(shape[0]), one_channel, format="csr")
+
+
+def _bn_matrix(m, shape: tuple[int, ...]) -> sparse.csr_array:
+    scale = _bn_scale_shift(m)[0].detach().double().numpy()
+    return sparse.diags_array(np.repeat(scale, int(np.prod(shape[1:]))), format="csr")
+
+
+def _identity_matrix(m, shape: tuple[int, ...]) -> sparse.csr_array:
+    return sparse.identity(int(np.prod(shape)), format="csr")
+
+
 def _refuse_padding(m: nn.Conv2d) -> str | None:
     return None if m.padding_mode == "zeros" else f"unsupported Conv2d padding_mode={m.padding_mode!r}"
 
 
 LINEAR_MAPS: dict[type, LinearMap] = {
     nn.Linear: LinearMap(lambda m, x, b: F.linear(x, m.weight, m.bias if b else None),
-                         lambda m, r: F.linear(r, m.weight.abs())),
+                         lambda m, r: F.linear(r, m.weight.abs()),
+                         lambda m, shape: sparse.csr_array(m.weight.detach().double().numpy())),
     nn.Conv2d: LinearMap(lambda m, x, b: _conv(m, x, m.weight, m.bias if b else None),
-                         lambda m, r: _conv(m, r, m.weight.abs(), None), refuse=_refuse_padding),
-    nn.BatchNorm1d: LinearMap(_bn_affine, lambda m, r: r * _bn_view(m, r, _bn_scale_shift(m)[0].abs())),
-    nn.BatchNorm2d: LinearMap(_bn_affine, lambda m, r: r * _bn_view(m, r, _bn_scale_shift(m)[0].abs())),
-    nn.AvgPool2d: LinearMap(_same, _same),
-    nn.AdaptiveAvgPool2d: LinearMap(_same, _same),
-    nn.Flatten: LinearMap(_same, _same),
-    nn.Dropout: LinearMap(lambda m, x, b: x, lambda m, r: r, identity=True),  # a no-op in eval mode
+                         lambda m, r: _conv(m, r, m.weight.abs(), None), _conv_matrix, refuse=_refuse_padding),
+    nn.BatchNorm1d: LinearMap(_bn_affine, lambda m, r: r * _bn_view(m, r, _bn_scale_shift(m)[0].abs()), _bn_matrix),
+    nn.BatchNorm2d: LinearMap(_bn_affine, lambda m, r: r * _bn_view(m, r, _bn_scale_shift(m)[0].abs()), _bn_matrix),
+    nn.AvgPool2d: LinearMap(_same, _same, _per_channel_matrix),
+    nn.AdaptiveAvgPool2d: LinearMap(_same, _same, _per_channel_matrix),
+    nn.Flatten: LinearMap(_same, _same, _identity_matrix),
+    nn.Dropout: LinearMap(lambda m, x, b: x, lambda m, r: r, _identity_matrix, identity=True),  # no-op in eval
 }
 
 

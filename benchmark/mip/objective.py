@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pyscipopt as scip
+from scipy import sparse
 from torch import nn
 
-from benchmark.mip.affine import Builder
+from benchmark.mip.affine import Builder, csr
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork
 
@@ -24,12 +25,8 @@ def add_logit_variables(encoded: EncodedNetwork) -> np.ndarray:
     for logits in encoded.logits:
         const, coef = logits.rows()
         z = builder.add_vars(len(const), -np.inf, np.inf, prefix="z", start=logits.value(builder.start).numpy())
-        coef_full = np.hstack([coef, -np.eye(len(z))])
-        for r in range(len(z)):  # equality rows are never implied, so add them directly
-            cols = np.flatnonzero(coef_full[r])
-            basis = np.concatenate([logits.basis, z])[cols]
-            expr = scip.quicksum(c * builder.vars[j] for c, j in zip(coef_full[r, cols].tolist(), basis.tolist()))
-            builder.add_row(expr, -const[r], -const[r])
+        equality = csr(sparse.hstack([coef, -sparse.identity(len(z))]))  # never implied: added as they are
+        builder.emit_rows(equality, np.concatenate([logits.basis, z]), -const, -const)
         ids.append(z)
     return np.stack(ids)
 
