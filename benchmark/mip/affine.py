@@ -69,7 +69,8 @@ class Affine:
 
     def dense_coef(self) -> torch.Tensor:
         """The coefficients as a dense (len(basis), *const.shape) batch."""
-        return torch.from_numpy(self.coef.T.toarray()).view(len(self.basis), *self.const.shape)
+        dense = np.ascontiguousarray(self.coef.T.toarray())  # C order: torch's ops then round as before
+        return torch.from_numpy(dense).view(len(self.basis), *self.const.shape)
 
     def map(self, op, module, builder: Builder) -> Affine:
         """Apply a linear layer: ``op.affine(module, t, bias)`` is the layer on a batch, ``op.matrix(module,
