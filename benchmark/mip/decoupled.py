@@ -156,16 +156,16 @@ def fitted_heads(model: nn.Sequential, trained: nn.ModuleList | None, data: Imag
 
 
 def block_problem(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
-                  k: int) -> BlockProblem:
+                  k: int, pick=pick_one_per_class) -> BlockProblem:
     """Block ``k``'s sub-MIP data (deterministic: the same inputs give the same problem in any process).
 
-    ``data`` is the validation split the block's batch is drawn from (its head must classify them)."""
+    ``data`` is the validation split the block's batch is drawn from by ``pick(network, data, n, seed)``: by
+    default images that the block's head classifies correctly, one per class in turn."""
     model.eval()
     heads.eval()
     block = blocks(model, heads)[k]
     prefix = nn.Sequential(*list(model.children())[:block.start])
-    x, y, _ = pick_one_per_class(nn.Sequential(prefix, block.layers), data, n=config.n_samples,
-                                 seed=config.solver_seed)
+    x, y, _ = pick(nn.Sequential(prefix, block.layers), data, n=config.n_samples, seed=config.solver_seed)
     images = x.double()
     box = (images - config.epsilon, images + config.epsilon)
     with torch.no_grad():
