@@ -1,13 +1,13 @@
 """``run --dry-run``: the stages of a suite and an honest estimate of its wall time, per device.
 
-Training cost is epochs x images / throughput, plus a fixed overhead per stage (loading data and artifacts,
-evaluating on the test set); a MIP solve costs a measured figure per model and loss, a decoupled block its time
-limit. The CPU figures are what each of 2 workers sustained on the idle 2-core development machine during a cold
-``quick`` run (one torch thread each; FC-4 and VGG-16 scaled from them); beside other CPU-heavy jobs the same run
-took three times as long. The CUDA figures were measured on an H100 (results/paper-gpu): LeNet-5 with three
-training processes sharing the GPU, full-width VGG-16 under DGL beside them; FC-3 and FC-4 are assumed to run
-like LeNet-5 (a step is bound by kernel launches, not arithmetic). On a GPU machine the training-type stages
-share the GPU three at a time, as measured, while the MIP stages run on the CPU workers.
+Training cost is epochs x images / throughput, plus a fixed overhead per stage (loading data and artifacts, evaluating
+on the test set); a MIP solve costs a measured figure per model and loss, a decoupled block its measured build time
+plus its time limit. The CPU figures are what each of 2 workers sustained on the idle 2-core development machine
+during a cold ``quick`` run (one torch thread each; FC-4 and VGG-16 scaled from them); beside other CPU-heavy jobs the
+same run took three times as long. The CUDA figures were measured on an H100 (results/paper-gpu): LeNet-5 with three
+training processes sharing the GPU, full-width VGG-16 under DGL beside them; FC-3 and FC-4 are assumed to run like
+LeNet-5 (a step is bound by kernel launches, not arithmetic). On a GPU machine the training-type stages share the GPU
+three at a time, as measured, while the MIP stages run on the CPU workers.
 """
 
 from __future__ import annotations
@@ -24,8 +24,13 @@ THROUGHPUT = {("fc3", "cpu"): 6700, ("fc4", "cpu"): 7600, ("lenet5", "cpu"): 400
 MEASURED = {"cpu": "measured on 2 cores", "cuda": "measured on an H100 (FC nets assumed like LeNet-5)"}
 GPU_STREAMS = 3  # training processes sharing one GPU in the measurement
 GPU_KINDS = ("train", "evaluate", "retrain", "transfer")  # plus lottery's prune stages; fitted heads run on CPU
-FULL_WIDTH_WARNING = ("full-width VGG-16 blocks under block_bounds=network did not finish building in 7.5 min on a "
-                      "16-core machine (results/paper-gpu): their estimate is a lower bound")
+FULL_WIDTH_WARNING = ("the full-width VGG-16 blocks' build times were measured on a weakly trained network "
+                      "(results/paper-gpu/block_build_cpu.md); a fully trained one leaves more ReLUs unstable "
+                      "under block_bounds=network, so their estimate is a lower bound")
+# seconds to build each decoupled VGG-16 sub-MIP at full width under block_bounds=network, one CPU thread
+# (benchmark.perf.block_build, results/paper-gpu/block_build_cpu.md); a block of a VGG of width/d has about d^2
+# times fewer terms, and under block_bounds=local every block is about as small as block 0
+BLOCK_BUILD_SECONDS = (2.7, 2.8, 2.6, 3.5, 14.6, 44.4, 77.1, 79.3, 79.5, 73.1, 27.9, 29.8, 7.6)
 # seconds per MIP solve (N=10, one thread): (model, loss)
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
                ("lenet5", "margin"): 15, ("lenet5", "ce"): 135}
@@ -52,6 +57,13 @@ def mip_seconds(spec: PruneSpec) -> float:
                spec.options.time_limit)
 
 
+def block_build_seconds(spec) -> float:
+    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.specs.BlockSpec` (VGG-16's blocks)."""
+    network = spec.prune.options.block_bounds == "network"
+    seconds = BLOCK_BUILD_SECONDS[min(spec.block, len(BLOCK_BUILD_SECONDS) - 1) if network else 0]
+    return seconds / spec.prune.train.width_divisor ** 2
+
+
 def job_seconds(job: Job, device: str) -> float:
     """Estimated seconds of one stage on ``device``."""
     return OVERHEAD[device] + _work_seconds(job, device)
@@ -71,8 +83,8 @@ def _work_seconds(job: Job, device: str) -> float:
         return 0.0
     if job.kind == "heads":  # fitted on the CPU for head_epochs (frozen net: forward passes); none for DGL
         return spec.epochs * epoch_seconds(spec.train, "cpu") / 3
-    if job.kind == "block":  # a decoupled sub-MIP at its time limit, on the CPU
-        return spec.prune.options.time_limit
+    if job.kind == "block":  # a decoupled sub-MIP, built and then solved to its time limit, on the CPU
+        return block_build_seconds(spec) + spec.prune.options.time_limit
     if job.kind == "evaluate":
         return spec.finetune_epochs * epoch_seconds(spec.prune.train, device)
     if job.kind == "retrain":
