@@ -19,18 +19,14 @@ import math
 import multiprocessing
 import resource
 import time
-from pathlib import Path
 
 import torch
 
-from benchmark.cache import get_trained
-from benchmark.config import TrainConfig
-from benchmark.device import configure_device, resolve_device
-from benchmark.experiment import load_data
 from benchmark.mip import affine
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import BlockProblem, block_problem, fitted_heads, unstable_elements
+from benchmark.mip.decoupled import BlockProblem, block_problem, unstable_elements
 from benchmark.mip.scorer import build_model
+from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 from benchmark.threads import configure_threads
 from datasets import DatasetError, pick_one_per_class
 
@@ -65,44 +61,28 @@ def build_in_fresh_process(problem: BlockProblem, config: MIPConfig, dense_only:
 def main(argv: list[str] | None = None) -> None:
     """Train or load the instance, build each block (and the compared ones twice), print and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--width-divisor", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=3, help="DGL training epochs of the instance's network")
-    parser.add_argument("--train-limit", type=int, default=6000, help="training images (0: all)")
-    parser.add_argument("--block-bounds", default="network", choices=("network", "local"))
     parser.add_argument("--blocks", type=int, nargs="*", default=None, help="blocks to build (default: all)")
     parser.add_argument("--compare", type=int, nargs="*", default=[], help="blocks also built on the dense route")
     parser.add_argument("--batch", default="protocol", choices=("protocol", "first"))
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    add_arguments(parser, width_divisor=1, epochs=3, train_limit=6000)
     args = parser.parse_args(argv)
-
-    configure_threads(cores=1)
-    device = resolve_device(args.device)
-    configure_device(device)
-    train = TrainConfig.paper("vgg16", args.dataset, epochs=args.epochs, width_divisor=args.width_divisor,
-                              train_limit=args.train_limit)
-    splits = load_data(train, args.data_dir)
-    trained = get_trained(train, splits, device=device)
-    config = MIPConfig(loss="ce", relaxed=True, decoupled=True, nlp_heuristics=False,
-                       block_bounds=args.block_bounds).for_seed(train.seed)
-    heads, _ = fitted_heads(trained.model, trained.heads, splits.train, config, train.seed)
+    instance = load_instance(args)
     table = ["| block | unstable ReLU elements | builder | variables | rows | build s | peak GB |",
              "|---|---|---|---|---|---|---|"]
     ratios = []
-    for k in args.blocks if args.blocks is not None else range(len(heads) + 1):
+    pick = first_per_class if args.batch == "first" else pick_one_per_class
+    for k in args.blocks if args.blocks is not None else range(len(instance.heads) + 1):
         try:
-            problem = block_problem(trained.model, heads, splits.val, config, k,
-                                    first_per_class if args.batch == "first" else pick_one_per_class)
+            problem = block_problem(instance.trained.model, instance.heads, instance.splits.val, instance.config, k,
+                                    pick)
         except DatasetError as error:  # a head too weak to classify one image of some class: no batch
             table.append(f"| {k} | no batch: {error} | | | | | |")
             print(table[-1], flush=True)
             continue
         unstable = unstable_elements(problem)
-        builds = {"sparse+dense": build_in_fresh_process(problem, config, dense_only=False)}
+        builds = {"sparse+dense": build_in_fresh_process(problem, instance.config, dense_only=False)}
         if k in args.compare:
-            builds["dense"] = build_in_fresh_process(problem, config, dense_only=True)
+            builds["dense"] = build_in_fresh_process(problem, instance.config, dense_only=True)
             dense, sparse = builds["dense"], builds["sparse+dense"]
             ratios.append(f"block {k}: the dense route alone takes {dense['seconds'] / sparse['seconds']:.2f}x the "
                           f"seconds and {dense['peak_gb'] / sparse['peak_gb']:.2f}x the peak memory of the builder "
@@ -112,15 +92,9 @@ def main(argv: list[str] | None = None) -> None:
                    f"{b['peak_gb']:.1f} |")
             table.append(row)
             print(row, flush=True)
-    text = (f"Decoupled MIP build, VGG-16 width/{args.width_divisor} DGL-trained {args.epochs} epochs on "
-            f"{args.train_limit or 'all'} {args.dataset} images ({device}), N={config.n_samples} ({args.batch} batch), "
-            f"ce relaxed, "
-            f"block_bounds {args.block_bounds}, one thread per build\n\n" + "\n".join(table + [""] + ratios))
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_table(f"Decoupled MIP build, {instance.describe()} ({args.batch} batch), one thread per build\n\n"
+                + "\n".join(table + [""] + ratios), args.out)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

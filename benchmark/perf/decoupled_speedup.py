@@ -14,18 +14,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
-from benchmark.cache import get_trained
-from benchmark.config import TrainConfig
-from benchmark.device import configure_device, resolve_device
-from benchmark.experiment import load_data
 from benchmark.harness.executors import make_executor
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import block_problems, fitted_heads, solve_block
-from benchmark.threads import configure_threads
+from benchmark.mip.decoupled import block_problems, solve_block
+from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 
 
 def warm_up(seconds: float) -> None:
@@ -52,35 +47,18 @@ def main(argv: list[str] | None = None) -> None:
     """Train or load the instance, solve it with each worker count, print and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--width-divisor", type=int, default=8)
-    parser.add_argument("--epochs", type=int, default=2, help="DGL training epochs of the instance's network")
-    parser.add_argument("--train-limit", type=int, default=0, help="training images (0: all)")
     parser.add_argument("--node-limit", type=int, default=50)
     parser.add_argument("--time-limit", type=float, default=600.0)
-    parser.add_argument("--block-bounds", default="network", choices=("network", "local"))
     parser.add_argument("--max-unstable", type=int, default=0, help="skip blocks with more unstable ReLUs (0: none)")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", type=Path, default=None)
+    add_arguments(parser, width_divisor=8, epochs=2, train_limit=0)
     args = parser.parse_args(argv)
-
-    configure_threads(cores=1)
-    device = resolve_device(args.device)
-    configure_device(device)
-    train = TrainConfig.paper("vgg16", args.dataset, epochs=args.epochs, width_divisor=args.width_divisor,
-                              train_limit=args.train_limit)
-    splits = load_data(train, args.data_dir)
-    trained = get_trained(train, splits, device=device)
-    config = MIPConfig(loss="ce", relaxed=True, decoupled=True, nlp_heuristics=False, node_limit=args.node_limit,
-                       time_limit=args.time_limit, max_unstable=args.max_unstable,
-                       block_bounds=args.block_bounds).for_seed(train.seed)
-    heads, _ = fitted_heads(trained.model, trained.heads, splits.train, config, train.seed)
-    problems = block_problems(trained.model, heads, splits.val, config)
+    instance = load_instance(args, node_limit=args.node_limit, time_limit=args.time_limit,
+                             max_unstable=args.max_unstable)
+    problems = block_problems(instance.trained.model, instance.heads, instance.splits.val, instance.config)
 
     rows, reference = [], None
     for workers in args.workers:
-        wall, results = solve_all(problems, config, workers)
+        wall, results = solve_all(problems, instance.config, workers)
         scores = [torch.cat(list(r.scores.values())) for r in results]
         if reference is None:
             reference, serial = scores, wall
@@ -92,15 +70,9 @@ def main(argv: list[str] | None = None) -> None:
     statuses = ", ".join(f"{k}:{r.solver.status}" for k, r in enumerate(results))
     table = ["| workers | wall s | speed-up | slowest block s | same scores |", "|---|---|---|---|---|"]
     table += [f"| {w} | {s:.1f} | {x:.2f}x | {b:.1f} | {same} |" for w, s, x, b, same in rows]
-    text = (f"Decoupled MIP, VGG-16 width/{args.width_divisor} DGL-trained {args.epochs} epochs on {args.dataset} "
-            f"({device}), "
-            f"13 blocks, ce relaxed, block_bounds {args.block_bounds}, node limit {args.node_limit}, "
-            f"block statuses {statuses}\n\n" + "\n".join(table))
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    write_table(f"Decoupled MIP, {instance.describe()}, 13 blocks, node limit {args.node_limit}, block statuses "
+                f"{statuses}\n\n" + "\n".join(table), args.out)
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
