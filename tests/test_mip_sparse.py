@@ -17,10 +17,13 @@ LAYERS = [
     (nn.Conv2d(4, 6, 3, padding=1), (4, 7, 7)),
     (nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2), (4, 9, 8)),
     (nn.Conv2d(4, 6, 1, bias=False), (4, 5, 5)),
+    (nn.Conv2d(4, 6, (2, 4), padding="same", dilation=(1, 2)), (4, 7, 9)),  # even kernels: torch pads unevenly
+    (nn.Conv2d(4, 6, 3, padding="valid"), (4, 6, 6)),
     (nn.AvgPool2d(2), (3, 8, 8)),
     (nn.AdaptiveAvgPool2d(3), (3, 8, 8)),
     (nn.AdaptiveAvgPool2d(2), (3, 1, 1)),  # the VGG heads' upsampling pool
     (nn.Linear(12, 5), (12,)),
+    (nn.Linear(4, 5), (3, 4)),  # acting on the last dimension
     (nn.Flatten(), (3, 2, 2)),
     (nn.BatchNorm2d(3, affine=False), (3, 4, 4)),
     (nn.BatchNorm1d(5), (5,)),
@@ -28,6 +31,7 @@ LAYERS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's own note on the reference conv
 @pytest.mark.parametrize("module, shape", LAYERS, ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "")
 def test_each_layer_matrix_is_the_layer_without_its_bias(module, shape):
     torch.manual_seed(0)

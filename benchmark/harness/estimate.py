@@ -27,9 +27,10 @@ GPU_KINDS = ("train", "evaluate", "retrain", "transfer")  # plus lottery's prune
 FULL_WIDTH_WARNING = ("the full-width VGG-16 blocks' build times were measured on a weakly trained network "
                       "(results/paper-gpu/block_build_cpu.md); a fully trained one leaves more ReLUs unstable "
                       "under block_bounds=network, so their estimate is a lower bound")
-# seconds to build each decoupled VGG-16 sub-MIP at full width under block_bounds=network, one CPU thread
-# (benchmark.perf.block_build, results/paper-gpu/block_build_cpu.md); a block of a VGG of width/d has about d^2
-# times fewer terms, and under block_bounds=local every block is about as small as block 0
+# seconds to build each decoupled VGG-16 sub-MIP at full width under block_bounds=network with N=10, one CPU thread
+# (benchmark.perf.block_build, results/paper-gpu/block_build_cpu.md); the work grows with N, a block of a VGG of
+# width/d has about d^2 times fewer terms, and under block_bounds=local every block is about as small as the
+# smallest, whose time is mostly fixed cost and the least any block takes
 BLOCK_BUILD_SECONDS = (2.7, 2.8, 2.6, 3.5, 14.6, 44.4, 77.1, 79.3, 79.5, 73.1, 27.9, 29.8, 7.6)
 # seconds per MIP solve (N=10, one thread): (model, loss)
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
@@ -59,9 +60,11 @@ def mip_seconds(spec: PruneSpec) -> float:
 
 def block_build_seconds(spec) -> float:
     """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.specs.BlockSpec` (VGG-16's blocks)."""
-    network = spec.prune.options.block_bounds == "network"
-    seconds = BLOCK_BUILD_SECONDS[min(spec.block, len(BLOCK_BUILD_SECONDS) - 1) if network else 0]
-    return seconds / spec.prune.train.width_divisor ** 2
+    options, floor = spec.prune.options, min(BLOCK_BUILD_SECONDS)
+    if options.block_bounds != "network":
+        return floor
+    seconds = BLOCK_BUILD_SECONDS[min(spec.block, len(BLOCK_BUILD_SECONDS) - 1)]
+    return max(floor, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
 
 
 def job_seconds(job: Job, device: str) -> float:

@@ -26,7 +26,8 @@ from scipy import sparse
 from benchmark.errors import SolverError
 
 TOL = 1e-9
-DENSE_LIMIT = 1 << 25  # coefficient entries (basis x elements) a layer maps as a dense batch: 256 MB of float64
+DENSE_LIMIT = 1 << 25  # input coefficient entries (basis x elements) a layer maps as a dense batch: 256 MB of
+# float64, with the layer's output batch and its CSR copy on top
 FILL_LIMIT = 8  # beyond DENSE_LIMIT, a layer whose composition would multiply the nonzeros more gets variables
 
 
@@ -226,7 +227,8 @@ class Builder:
         with np.errstate(invalid="ignore", divide="ignore"):
             new_lb = np.where(c > 0, lo / c, hi / c)
             new_ub = np.where(c > 0, hi / c, lo / c)
-        new_lb, new_ub = np.nan_to_num(new_lb, nan=-np.inf), np.nan_to_num(new_ub, nan=np.inf)
+        new_lb = np.nan_to_num(new_lb, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
+        new_ub = np.nan_to_num(new_ub, nan=np.inf, posinf=np.inf, neginf=-np.inf)
         np.maximum.at(self.lb, var, new_lb)
         np.minimum.at(self.ub, var, new_ub)
         for j in np.unique(var).tolist():

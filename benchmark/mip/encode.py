@@ -3,7 +3,7 @@
 Walks a flat ``nn.Sequential`` whose modules are looked up in ``LINEAR_MAPS`` or ``ACTIVATIONS`` (anything else
 is refused before the SCIP model is built). Every prunable layer (Linear or Conv2d but the last) gets one score
 per unit, shared by all samples. A scored layer followed by an activation uses the scored activation; one
-followed by anything else uses the linear shift. Each sample is encoded separately on dense affine expressions
+followed by anything else uses the linear shift. Each sample is encoded separately on affine expressions
 (see ``affine.py``).
 """
 

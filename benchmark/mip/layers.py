@@ -63,10 +63,23 @@ def _same(m, x, *rest):
     return m(x)
 
 
+def _conv_padding(m: nn.Conv2d) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) zero padding of the conv, also for padding='same' (extra on the far side, as
+    torch pads an even kernel) and 'valid'."""
+    if m.padding == "valid":
+        return (0, 0, 0, 0)
+    if m.padding == "same":
+        total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+        (top, left) = (t // 2 for t in total)
+        return (left, total[1] - left, top, total[0] - top)
+    return (m.padding[1], m.padding[1], m.padding[0], m.padding[0])
+
+
 def _conv_matrix(m: nn.Conv2d, shape: tuple[int, ...]) -> sparse.csr_array:
     """The convolution as a sparse (C_out*H_out*W_out, C*H*W) matrix: each output reads its patch's inputs."""
     index = torch.arange(1, int(np.prod(shape)) + 1, dtype=torch.float64).view(1, *shape)
-    patches = F.unfold(index, m.kernel_size, m.dilation, m.padding, m.stride)[0].long() - 1  # -1: padding
+    index = F.pad(index, _conv_padding(m))  # zero index: a padded position
+    patches = F.unfold(index, m.kernel_size, m.dilation, 0, m.stride)[0].long() - 1  # -1: padding
     positions = patches.shape[1]
     per_group_in, per_group_out = patches.shape[0] // m.groups, m.out_channels // m.groups
     weight = m.weight.detach().double().reshape(m.out_channels, per_group_in)
@@ -103,7 +116,8 @@ def _refuse_padding(m: nn.Conv2d) -> str | None:
 LINEAR_MAPS: dict[type, LinearMap] = {
     nn.Linear: LinearMap(lambda m, x, b: F.linear(x, m.weight, m.bias if b else None),
                          lambda m, r: F.linear(r, m.weight.abs()),
-                         lambda m, shape: sparse.csr_array(m.weight.detach().double().numpy())),
+                         lambda m, shape: sparse.kron(sparse.identity(int(np.prod(shape[:-1]))),
+                                                      m.weight.detach().double().numpy(), format="csr")),
     nn.Conv2d: LinearMap(lambda m, x, b: _conv(m, x, m.weight, m.bias if b else None),
                          lambda m, r: _conv(m, r, m.weight.abs(), None), _conv_matrix, refuse=_refuse_padding),
     nn.BatchNorm1d: LinearMap(_bn_affine, lambda m, r: r * _bn_view(m, r, _bn_scale_shift(m)[0].abs()), _bn_matrix),
