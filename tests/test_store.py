@@ -173,6 +173,36 @@ def test_writer_sees_the_artifact_extension(artifacts):
     assert seen == [".cip"]
 
 
+def test_sweep_removes_only_what_a_dead_writer_on_this_host_left(artifacts):
+    """A writer killed mid-write (kill -9) leaves its temporary file; the next run removes it, and never the
+    temporary file of a live writer, another host's, or a finished artifact."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = {}
+    seen = []
+
+    def killed_mid_write(tmp: Path) -> None:  # the temporary name as a real write makes it
+        seen.append(tmp.name)
+        left["dead"] = tmp.with_name(tmp.name.replace(f".{os.getpid()}@", f".{dead.pid}@", 1))
+        left["live"] = tmp.with_name(tmp.name.replace("scores.pt", "other.pt"))
+        left["elsewhere"] = tmp.with_name(tmp.name.replace(socket.gethostname(), "another-host", 1)
+                                          .replace(f".{os.getpid()}@", f".{dead.pid}@", 1))
+        for path in left.values():
+            path.write_bytes(b"half a file")
+        tmp.write_bytes(b"whole")
+
+    artifacts.write(stage_hash(1), "scores.pt", killed_mid_write)
+    assert seen[0].startswith(f".{os.getpid()}@{socket.gethostname()}@")
+    assert artifacts.sweep_orphans() == 1
+    assert not left["dead"].exists() and left["live"].exists() and left["elsewhere"].exists()
+    assert artifacts.path(stage_hash(1), "scores.pt").read_bytes() == b"whole"
+
+
 @pytest.mark.parametrize("name", ["", "../x.pt", "a/b.pt", ".hidden"])
 def test_bad_artifact_names_and_missing_artifacts_are_errors(artifacts, name):
     with pytest.raises(StoreError, match="plain file name"):

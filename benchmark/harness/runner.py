@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.stages import StageEnv, execute, source_config
 from benchmark.harness.suites import Suite
+from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.db import ResultStore
 
 
@@ -53,6 +54,7 @@ def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = Non
     start = time.perf_counter()
     jobs = {job.hash: job for job in plan_suite(suite)}
     store = ResultStore(env.store_root)
+    ArtifactDir(env.store_root).sweep_orphans()  # what a killed earlier run was writing
     statuses = store.statuses()
     done = {h for h in jobs if statuses.get(h) == "ok"}
     store.add_to_suite(suite.name, done)
