@@ -76,7 +76,7 @@ class Affine:
     def map(self, op, module, builder: Builder) -> Affine:
         """Apply a linear layer: ``op.affine(module, t, bias)`` is the layer on a batch, ``op.matrix(module,
         shape)`` its sparse matrix on a flattened input of ``shape`` (used beyond :data:`DENSE_LIMIT`)."""
-        if not len(self.basis) or self.is_dense():
+        if self.is_dense():  # an empty basis included
             const = op.affine(module, self.const.unsqueeze(0), True)[0]
             if not len(self.basis):
                 return Affine.constant(const)

@@ -7,6 +7,8 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from torch import nn
+
 from benchmark.cache import TrainedModel, get_trained
 from benchmark.config import TrainConfig
 from benchmark.device import configure_device, resolve_device
@@ -26,7 +28,7 @@ class Instance:
     trained: TrainedModel
     splits: DataSplits
     config: MIPConfig
-    heads: object
+    heads: nn.ModuleList
     device: str
 
     def describe(self) -> str:
