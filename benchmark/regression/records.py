@@ -2,10 +2,10 @@
 
 A record holds the configuration's name, ``config_hash`` (the stage hash) and ``config`` (its canonical spec),
 the ``seed``, ``accuracy`` (with ``accuracy_metric``, the row column it came from, and ``accuracy_tolerance``),
-``kept`` (units kept per prunable layer) and ``mask_sha`` (the dense network: every unit kept), and the
-``manifest`` of the run that wrote it (git SHA, versions, host). The MIP's record without fine-tuning adds
-``solver``: the SCIP version and the deterministic solver work (nodes, LP iterations, binaries before and after
-stable-unit removal, the objective, the status).
+``kept`` (units kept per prunable layer), ``mask_sha`` and ``mask`` (the mask itself, one ``0``/``1`` string per
+layer, so that masks made on another platform can be compared by overlap; the dense network keeps every unit),
+and the ``manifest`` of the run that wrote it (git SHA, versions, lock, platform, host). The solver work is
+recorded apart, on committed fixture networks (:mod:`.solver_work`, records under ``solver/``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ import torch
 from benchmark.config import canonical
 from benchmark.harness.stages import mask_digest
 from benchmark.regression.configs import RegressionError, Selected
+from benchmark.regression.solver_work import mask_bits
+from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.manifest import manifest
 
 BASELINES = Path(__file__).resolve().parents[2] / "results" / "baselines"
+SOLVER_DIR = "solver"  # the solver-work records, under BASELINES
 ACCURACY = {"train": "test_accuracy", "evaluate": "pruned_accuracy", "transfer": "transfer_accuracy"}
-SOLVER = ("scip_version", "status", "nodes", "lp_iterations", "binaries_before_stable_removal",
-          "binaries_after_stable_removal", "primal_bound")
 SPREAD_FILE = "spread.json"
+PLATFORMS_FILE = "platforms.json"
+NOT_RECORDS = (SPREAD_FILE, PLATFORMS_FILE)
 
 
 def _row(rows: dict[str, dict], hash: str, name: str) -> dict:
@@ -34,45 +37,43 @@ def _row(rows: dict[str, dict], hash: str, name: str) -> dict:
     return row["record"]
 
 
-def _dense_mask(rows: dict[str, dict], selected: Selected) -> tuple[dict, str]:
+def _dense_mask(rows: dict[str, dict], selected: Selected) -> dict[str, torch.Tensor]:
     """Every unit of the model kept: the layer sizes of any prune row of the same trained model."""
     for row in rows.values():
         record = row["record"]
         if row["stage"] == "prune" and "sizes" in record and (record["model"], record["dataset"], record["seed"]) == (
                 selected.job.spec.model, selected.job.spec.dataset, selected.seed):
-            sizes = record["sizes"]
-            return dict(sizes), mask_digest({k: torch.ones(n, dtype=torch.bool) for k, n in sizes.items()})
+            return {k: torch.ones(n, dtype=torch.bool) for k, n in record["sizes"].items()}
     raise RegressionError(f"{selected.name}: no prune row tells the layer sizes of the dense model")
 
 
-def build_record(selected: Selected, rows: dict[str, dict]) -> dict:
-    """The record of one selected stage, from ``rows`` (the store's rows by hash)."""
+def build_record(selected: Selected, rows: dict[str, dict], artifacts: ArtifactDir) -> dict:
+    """The record of one selected stage, from ``rows`` (the store's rows by hash) and the store's artifacts."""
     job = selected.job
     record = _row(rows, job.hash, selected.name)
     finetuned = job.kind == "evaluate" and job.spec.finetune_epochs > 0
     metric = "finetuned_accuracy" if finetuned else ACCURACY[job.kind]
-    out = {"name": selected.name, "config_hash": job.hash, "config": canonical(job.spec), "seed": selected.seed,
-           "accuracy_metric": metric, "accuracy": record[metric]}
     if job.kind == "train":
-        out["kept"], out["mask_sha"] = _dense_mask(rows, selected)
-        return out
-    prune = _row(rows, job.spec.prune.hash, selected.name)
-    out["kept"], out["mask_sha"] = prune["kept"], prune["mask_sha"]
-    stats = prune.get("stats") or {}
-    if job.kind == "evaluate" and not finetuned and job.method == "mip" and "nodes" in stats:
-        out["solver"] = {key: stats[key] for key in SOLVER}
-    return out
+        mask = _dense_mask(rows, selected)
+    else:
+        _row(rows, job.spec.prune.hash, selected.name)
+        mask = artifacts.load_tensors(job.spec.prune.hash, "prune.pt")["mask"]
+    return {"name": selected.name, "config_hash": job.hash, "config": canonical(job.spec), "seed": selected.seed,
+            "accuracy_metric": metric, "accuracy": record[metric], "kept": {k: int(m.sum()) for k, m in mask.items()},
+            "mask_sha": mask_digest(mask), "mask": mask_bits(mask)}
 
 
-def build_records(selected: list[Selected], rows: list[dict], tolerances: dict[str, float] | None = None,
-                  with_manifest: bool = False) -> dict[str, dict]:
-    """Records by name of ``selected``, from the store's ``rows`` (``ResultStore.rows()``); ``tolerances`` by
-    name become ``accuracy_tolerance``; ``with_manifest`` adds the manifest (git SHA, versions, host)."""
+def build_records(selected: list[Selected], rows: list[dict], store_root: Path,
+                  tolerances: dict[str, float] | None = None, with_manifest: bool = False) -> dict[str, dict]:
+    """Records by name of ``selected``, from the store's ``rows`` (``ResultStore.rows()``) and the artifacts
+    under ``store_root``; ``tolerances`` by name become ``accuracy_tolerance``; ``with_manifest`` adds the
+    manifest (git SHA, versions, lock, platform, host)."""
     by_hash = {row["hash"]: row for row in rows}
+    artifacts = ArtifactDir(store_root)
     records = {}
     run_manifest = manifest(device="cpu", seed=None) if with_manifest else None
     for item in selected:
-        record = build_record(item, by_hash)
+        record = build_record(item, by_hash, artifacts)
         if tolerances is not None:
             record["accuracy_tolerance"] = tolerances[item.name]
         if run_manifest is not None:
@@ -82,9 +83,9 @@ def build_records(selected: list[Selected], rows: list[dict], tolerances: dict[s
 
 
 def read_records(directory: Path = BASELINES) -> dict[str, dict]:
-    """The records stored under ``directory`` (every ``*.json`` but the spread file), by name."""
+    """The records stored under ``directory`` (every ``*.json`` but the spread and platform files), by name."""
     return {path.stem: json.loads(path.read_text()) for path in sorted(Path(directory).glob("*.json"))
-            if path.name != SPREAD_FILE}
+            if path.name not in NOT_RECORDS}
 
 
 def write_records(records: dict[str, dict], directory: Path = BASELINES) -> list[Path]:
@@ -107,3 +108,13 @@ def read_tolerances(directory: Path = BASELINES) -> dict[str, float]:
     if not path.is_file():
         raise RegressionError(f"no {path}: measure the seed spread first (python -m benchmark.regression.spread)")
     return {name: entry["tolerance"] for name, entry in json.loads(path.read_text())["configs"].items()}
+
+
+def read_platform_tolerances(directory: Path = BASELINES) -> dict:
+    """The cross-platform tolerances (``platforms.json``: kept units, mask agreement, solver work), measured by
+    ``python -m benchmark.regression.platforms``."""
+    path = Path(directory) / PLATFORMS_FILE
+    if not path.is_file():
+        raise RegressionError(f"no {path}: measure the platform spread first "
+                              "(python -m benchmark.regression.platforms)")
+    return json.loads(path.read_text())["tolerances"]

@@ -39,7 +39,7 @@ def measure(seeds: tuple[int, ...], store_root: Path, data_dir: str | None) -> d
     per_seed: dict[str, dict[int, float]] = {}
     for seed in seeds:
         selected = [item for suite in suites for item in select(suite) if item.seed == seed]
-        for name, record in build_records(selected, rows).items():
+        for name, record in build_records(selected, rows, store_root).items():
             per_seed.setdefault(name, {})[seed] = record["accuracy"]
     configs = {}
     for name, accuracies in per_seed.items():

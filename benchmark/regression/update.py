@@ -7,18 +7,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.harness.suites import Suite
-from benchmark.regression.compare import (
-    Check,
-    compare_accuracy,
-    compare_solver,
-    format_table,
-    scip_mismatch,
-    version_notes,
-)
+from benchmark.regression.compare import Check, compare_accuracy, compare_solver, format_table, version_mismatch
 from benchmark.regression.configs import load_suites, run, select
-from benchmark.regression.records import BASELINES, build_records, read_records, read_tolerances, write_records
+from benchmark.regression.fixtures import CASES, SolverCase
+from benchmark.regression.records import (
+    BASELINES,
+    SOLVER_DIR,
+    build_records,
+    read_records,
+    read_tolerances,
+    write_records,
+)
+from benchmark.regression.solver_work import solver_records
 from benchmark.store.db import ResultStore
-from benchmark.store.manifest import manifest, scip_version
+from benchmark.store.manifest import manifest
 
 
 def current_records(data_dir: str | Path | None, store_root: Path | None = None, suites: list[Suite] | None = None,
@@ -31,49 +33,66 @@ def current_records(data_dir: str | Path | None, store_root: Path | None = None,
         root = Path(store_root or tmp)
         run(suites, root, data_dir, progress=progress)
         selected = [item for suite in suites for item in select(suite)]
-        return build_records(selected, ResultStore(root).rows(), tolerances, with_manifest)
+        return build_records(selected, ResultStore(root).rows(), root, tolerances, with_manifest)
+
+
+def current_solver_records(cases: tuple[SolverCase, ...] = CASES, with_manifest: bool = False) -> dict[str, dict]:
+    """The solver-work cases solved now on their fixture networks, by name (with the manifest if asked)."""
+    records = solver_records(cases)
+    if with_manifest:
+        run_manifest = manifest(device="cpu", seed=None)
+        records = {name: {**record, "manifest": run_manifest} for name, record in records.items()}
+    return records
 
 
 def new_figures(current: dict[str, dict]) -> list[Check]:
     """The figures of records with nothing to compare them with (reference ``-``), for the first baseline."""
     checks = []
     for name, record in sorted(current.items()):
-        figures = {record["accuracy_metric"]: record["accuracy"], "mask_sha": record["mask_sha"],
-                   **{f"kept[{layer}]": n for layer, n in record["kept"].items()}, **record.get("solver", {})}
+        figures = {"mask_sha": record["mask_sha"]} if "mask_sha" in record else {}
+        if "accuracy" in record:
+            figures[record["accuracy_metric"]] = record["accuracy"]
+        figures.update({f"kept[{layer}]": n for layer, n in record["kept"].items()}, **record.get("solver", {}))
         checks += [Check(name, metric, None, value, "new", True) for metric, value in figures.items()]
     return checks
 
 
-def describe_diff(reference: dict[str, dict], current: dict[str, dict]) -> str:
-    """What writing ``current`` would change, as text: version notes and every differing figure."""
-    if not reference:
-        return "\n".join([f"no records yet: {len(current)} new configurations",
-                          format_table(new_figures(current), failures_only=False)])
-    lines = version_notes(reference, manifest(device="cpu", seed=None))
-    mismatch = scip_mismatch(reference, scip_version())
-    if mismatch:
-        lines.append(mismatch)
-    changed = [c for c in compare_accuracy(reference, current) + compare_solver(reference, current) if not c.ok]
+def describe_diff(reference: dict[str, dict], current: dict[str, dict], solver_reference: dict[str, dict],
+                  solver_current: dict[str, dict]) -> str:
+    """What writing ``current`` (accuracy) and ``solver_current`` (solver work) would change, as text: the
+    version line and every figure that differs from the records (compared exactly, as on their platform)."""
+    if not reference and not solver_reference:
+        merged = {**current, **solver_current}
+        return "\n".join([f"no records yet: {len(merged)} new configurations",
+                          format_table(new_figures(merged), failures_only=False)])
+    lines = [line for line in [version_mismatch({**reference, **solver_reference}, manifest("cpu", None))] if line]
+    changed = [c for c in compare_accuracy(reference, current) + compare_solver(solver_reference, solver_current)
+               if not c.ok]
     if not changed:
-        return "\n".join([*lines, f"no change: all {len(current)} configurations match their records"])
+        return "\n".join([*lines, f"no change: all {len(current) + len(solver_current)} configurations match "
+                                  "their records"])
     return "\n".join([*lines, f"{len(changed)} figures differ from the records:", format_table(changed)])
 
 
 def update(yes: bool, data_dir: str | Path | None = None, directory: Path = BASELINES,
-           suites: list[Suite] | None = None, out: Callable[[str], None] = print) -> int:
-    """Rerun the configurations, print the diff against the records in ``directory``, and write the new records
-    (with their manifest: git SHA, versions, host) only when ``yes``. Returns the exit status (0)."""
+           suites: list[Suite] | None = None, out: Callable[[str], None] = print,
+           cases: tuple[SolverCase, ...] = CASES) -> int:
+    """Rerun the configurations and solver cases, print the diff against the records in ``directory`` (solver
+    records under ``directory/solver``), and write the new records (with their manifest: git SHA, versions,
+    lock, platform, host) only when ``yes``. Returns the exit status (0)."""
     directory = Path(directory)
     tolerances = read_tolerances(directory)
     current = current_records(data_dir, suites=suites, tolerances=tolerances, with_manifest=True, progress=True)
-    out(describe_diff(read_records(directory), current))
+    solver = current_solver_records(cases, with_manifest=True)
+    out(describe_diff(read_records(directory), current, read_records(directory / SOLVER_DIR), solver))
     if not yes:
         out(f"nothing written: rerun with --yes to write {directory}")
         return 0
-    paths = write_records(current, directory)
+    paths = write_records(current, directory) + write_records(solver, directory / SOLVER_DIR)
     first = next(iter(current.values()))["manifest"]
     out(f"wrote {len(paths)} records to {directory} (git {first['git_sha']}, torch {first['torch']}, "
-        f"SCIP {first['scip']}, host {first['host']}); commit them saying why the baseline changed")
+        f"SCIP {first['scip']}, lock {first['lock']}, {first['platform']['cpu']} "
+        f"{first['platform']['cpu_capability']}); commit them saying why the baseline changed")
     return 0
 
 
