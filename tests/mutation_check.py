@@ -66,6 +66,16 @@ MUTANTS = (
     Mutant("critical keeps the reference's top units instead of its bottom ones",
            (("baselines/critical.py", "values = {name: -s for name, s in", "values = {name: s for name, s in"),),
            ("tests/test_baselines.py", "-k", "critical")),
+    Mutant("another platform's kept units pass whatever they are",
+           (("benchmark/regression/compare.py", "ok = a is not None and b is not None and abs(a - b) <= tol",
+             "ok = True"),),
+           ("tests/test_regression_checks.py", "-k", "foreign")),
+    Mutant("another platform's accuracy keeps the seed tolerance",
+           (("benchmark/regression/compare.py", "tol = max(tol, tolerances.get(", "tol = min(tol, tolerances.get("),),
+           ("tests/test_regression_checks.py", "-k", "foreign")),
+    Mutant("records made with another torch compared figure by figure",
+           (("benchmark/regression/compare.py", 'VERSIONS = ("torch", "python",', 'VERSIONS = ("python",'),),
+           ("tests/test_regression_checks.py", "-k", "library_version")),
 )
 
 

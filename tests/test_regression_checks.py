@@ -183,6 +183,19 @@ def test_a_foreign_platform_compares_masks_within_the_measured_tolerance(referen
     assert (name, "mask agreement") in _failed(compare_accuracy(foreign, current, platform_fingerprint(), strict))
 
 
+def test_a_foreign_platform_widens_the_accuracy_tolerance_to_the_measured_platform_spread(reference):
+    name = "fc3-mnist-mip"
+    own = {**PLATFORM_TOLERANCES, "configs": {name: {"kept_fraction": 0.05, "mask_agreement": 0.9,
+                                                     "accuracy": 3 * TOLERANCE}}}
+    home, foreign = _made_on(reference, platform_fingerprint()), _made_on(reference, FOREIGN)
+    for delta, fails_abroad in ((2 * TOLERANCE, False), (4 * TOLERANCE, True)):
+        current = copy.deepcopy(reference)
+        current[name]["accuracy"] -= delta
+        assert (name, "pruned_accuracy") in _failed(compare_accuracy(home, current, platform_fingerprint(), own))
+        abroad = _failed(compare_accuracy(foreign, current, platform_fingerprint(), own))
+        assert ((name, "pruned_accuracy") in abroad) is fails_abroad
+
+
 def test_a_foreign_platform_compares_solver_work_within_the_measured_tolerance(solver_reference):
     name = "lenet5-margin-n2"
     home, foreign = _made_on(solver_reference, platform_fingerprint()), _made_on(solver_reference, FOREIGN)
