@@ -117,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
         add_prune_arguments(sub.add_parser("score", parents=[common, device], help="short for: prune mip"),
                             methods["mip"])
 
+    export = sub.add_parser("export", parents=[common], help="write a stored neuron ticket, compacted, as a state "
+                            "dict, its architecture and a torch.export program (loadable without ticketbench)")
+    export.add_argument("suite", help="the suite that stored the ticket (a preset or a suite file)")
+    export.add_argument("--method", default="mip", help="the pruning method (default: %(default)s)")
+    export.add_argument("--point", help="the operating point, as the tables label it (default: the primary one)")
+    export.add_argument("--model", help="the model, when the suite has several")
+    export.add_argument("--dataset", help="the dataset, when the suite has several")
+    export.add_argument("--seed", type=int, help="the seed, when the suite has several")
+    export.add_argument("--out", required=True, help="output folder")
+    export.set_defaults(func=commands.export)
+
     baseline = sub.add_parser("baseline", help="the regression records in results/baselines/")
     baseline_actions = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")
     update = baseline_actions.add_parser("update", help="rerun the regression configurations and print the diff "
