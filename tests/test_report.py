@@ -295,3 +295,19 @@ def test_points_where_neither_side_was_retrained_are_left_out_of_claim_4():
     frame = pd.concat([frame, extra, mip.assign(point="tau=0.9", neurons_removed=0.3)], ignore_index=True)
     claim = evaluate_claims(frame)[3]
     assert claim.verdict == CONFIRMED and "tau=0.9" not in set(claim.evidence["point"])
+
+
+def test_table1_shows_the_compacted_tickets_cost_and_the_speedup_figure_draws_it(tmp_path):
+    cost = {"compacted_parameters": 395017, "macs": 394824, "latency_speedup_b1": 1.4,
+            "throughput_speedup_b256": 2.0}
+    frame = suite_frame()
+    rows = frame.index[(frame["stage"] == "evaluate") & (frame["method"] == "mip") & (frame["point"] == "tau=0.1")]
+    for column, value in cost.items():
+        frame.loc[rows, column] = value + frame.loc[rows, "seed"] * (0.1 if value < 10 else 1)
+    mip = cells(table1(frame), Method="mip", Point="tau=0.1")
+    assert mip["Compacted params"] == "395,018 ± 1" and mip["MACs / image"] == "394,825 ± 1"
+    assert mip["Latency speed-up, batch 1 (×)"] == "1.50 ± 0.10"
+    assert mip["Throughput speed-up, batch 256 (×)"] == "2.10 ± 0.10"
+    assert cells(table1(frame), Method="snip", Point="match=mip")["Compacted params"] == "–"
+    assert "accuracy_vs_speedup" in write_plots(frame, tmp_path)
+    assert "accuracy_vs_speedup" not in write_plots(suite_frame(), tmp_path)

@@ -15,8 +15,11 @@ train      ``test_accuracy``, ``parameters`` (int), ``units`` (int, prunable uni
 evaluate   the pruned network on the source test set: ``dense_accuracy``, ``pruned_accuracy`` (no
            fine-tuning), ``neurons_removed``, ``params_removed`` (counting the dead outgoing weights too);
            optional: ``finetuned_accuracy`` (NaN or absent without fine-tuning); for ``method == "mip"``:
-           ``solve_seconds``, ``binaries``, ``units``; ``primary`` (bool: the method's first operating point,
-           the paper's setting in the presets; claim 1 judges only those rows when the column is there).
+           ``solve_seconds``, ``binaries``, ``units``; for neuron tickets, the compacted ticket's cost:
+           ``compacted_parameters``, ``macs`` (per image), ``latency_speedup_b1`` and
+           ``throughput_speedup_b256`` (dense time / compacted time, one CPU thread); ``primary`` (bool: the
+           method's first operating point, the paper's setting in the presets; claim 1 judges only those rows
+           when the column is there).
            SCIP's status belongs in the nested solver stats (``solver.status``, e.g. ``SolverStats.as_dict()``
            under ``solver``): ``status`` is the store's own column, so a record may not use that key. The
            reports do not read it.

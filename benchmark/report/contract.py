@@ -13,7 +13,8 @@ REQUIRED = {
     "retrain": ("retrained_accuracy", "neurons_removed", "params_removed"),
     "transfer": ("target_dataset", "transfer_accuracy", "control", "neurons_removed", "params_removed"),
 }
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary")}
+COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *COST)}
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:

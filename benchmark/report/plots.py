@@ -1,4 +1,5 @@
-"""Figures from the results frame: accuracy vs parameters removed, the transfer heatmap, MIP solve time vs size.
+"""Figures from the results frame: accuracy vs parameters removed and vs measured speed-up, the transfer heatmap,
+MIP solve time vs size.
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects (the Agg canvas, no pyplot state, no display needed)
 with seaborn's styles and palette, and saved as PNG and PDF.
@@ -73,6 +74,35 @@ def accuracy_figure(frame: pd.DataFrame) -> Figure | None:
     return figure
 
 
+def speedup_figure(frame: pd.DataFrame) -> Figure | None:
+    """Accuracy without fine-tuning against the compacted ticket's measured CPU speed-up (throughput at batch 256,
+    one thread), beside the same accuracy against % parameters removed: a point per method and operating point,
+    error bars of ±1 std over seeds on both axes."""
+    rows = stage_rows(frame, "evaluate").dropna(subset=["throughput_speedup_b256"])
+    if rows.empty:
+        return None
+    rows = rows.assign(accuracy=rows["pruned_accuracy"] * 100, removed=rows["params_removed"] * 100)
+    points = rows.groupby(["model", "dataset", "method", "point"], as_index=False).agg(
+        speedup=("throughput_speedup_b256", "mean"), speedup_sd=("throughput_speedup_b256", "std"),
+        removed=("removed", "mean"), removed_sd=("removed", "std"), y=("accuracy", "mean"), sd=("accuracy", "std"))
+    points = points.fillna({"speedup_sd": 0.0, "removed_sd": 0.0, "sd": 0.0})
+    colours = method_colours(points["method"])
+    pairs = sorted(points.groupby(["model", "dataset"]).groups)
+    figure, axes = panels(2 * len(pairs), per_row=2)
+    for (model, dataset), (left, right) in zip(pairs, zip(axes[::2], axes[1::2])):
+        panel = points[(points["model"] == model) & (points["dataset"] == dataset)]
+        for method, group in in_reading_order(panel, ["method", "speedup"]).groupby("method", sort=False):
+            for ax, x, xerr in ((left, "speedup", "speedup_sd"), (right, "removed", "removed_sd")):
+                ax.errorbar(group[x], group["y"], xerr=group[xerr], yerr=group["sd"], marker="o", linestyle="",
+                            color=colours[method], label=method, capsize=3)
+        left.set(title=f"{model} on {dataset}", xlabel="CPU throughput speed-up of the compacted ticket (×, batch "
+                 "256, one thread)", ylabel="test accuracy, no fine-tuning (%)")
+        right.set(title=f"{model} on {dataset}", xlabel="parameters removed (%, incl. dead outgoing weights)",
+                  ylabel="test accuracy, no fine-tuning (%)")
+        left.legend(fontsize="small")
+    return figure
+
+
 def transfer_matrix(per_seed: pd.DataFrame) -> pd.DataFrame:
     """Mean accuracy (%) on each target (columns) of each source ticket, its random control and the dense nets."""
     source = per_seed["model"] + ": " + per_seed["dataset"] + " " + per_seed["point"]
@@ -114,8 +144,8 @@ def solve_time_figure(frame: pd.DataFrame) -> Figure | None:
     return figure
 
 
-FIGURES = {"accuracy_vs_params": accuracy_figure, "transfer_heatmap": transfer_figure,
-           "mip_solve_time": solve_time_figure}
+FIGURES = {"accuracy_vs_params": accuracy_figure, "accuracy_vs_speedup": speedup_figure,
+           "transfer_heatmap": transfer_figure, "mip_solve_time": solve_time_figure}
 
 
 def write_plots(frame: pd.DataFrame, out_dir: Path) -> dict[str, Path]:

@@ -23,7 +23,14 @@ TABLE1_COLUMNS = {
     "neurons_removed": "Neurons removed (%)",
     "params_removed": "Params removed, incl. dead outgoing weights (%)",
     "solve_seconds": "MIP solve (s)",
+    "compacted_parameters": "Compacted params",
+    "macs": "MACs / image",
+    "latency_speedup_b1": "Latency speed-up, batch 1 (×)",
+    "throughput_speedup_b256": "Throughput speed-up, batch 256 (×)",
 }
+# how a column's values are shown (scale, decimals); every other column is a fraction shown in %
+FORMATS = {"solve_seconds": (1.0, 2), "compacted_parameters": (1.0, 0), "macs": (1.0, 0),
+           "latency_speedup_b1": (1.0, 2), "throughput_speedup_b256": (1.0, 2)}
 TRANSFER_KEYS = {"model": "Model", "method": "Method", "point": "Point", "dataset": "Source",
                  "target_dataset": "Target"}
 TABLE2_COLUMNS = {
@@ -33,13 +40,14 @@ TABLE2_COLUMNS = {
 }
 
 
-def mean_std(values: pd.Series, scale: float = 100.0) -> str:
-    """``"97.45 ± 0.12"``: mean ± sample std of the non-NaN ``values`` times ``scale``; ``± n/a`` for one value."""
+def mean_std(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
+    """``"97.45 ± 0.12"``: mean ± sample std of the non-NaN ``values`` times ``scale``, with ``digits`` decimals
+    (and thousands separators); ``± n/a`` for one value."""
     values = pd.to_numeric(values, errors="coerce").dropna() * scale
     if values.empty:
         return "–"
-    spread = f"{values.std(ddof=1):.2f}" if len(values) > 1 else "n/a"
-    return f"{values.mean():.2f} ± {spread}"
+    spread = f"{values.std(ddof=1):,.{digits}f}" if len(values) > 1 else "n/a"
+    return f"{values.mean():,.{digits}f} ± {spread}"
 
 
 def in_reading_order(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -58,7 +66,8 @@ def summarise(per_seed: pd.DataFrame, keys: dict[str, str], columns: dict[str, s
     groups = per_seed.groupby(list(keys), sort=False, dropna=False)
     table = groups["seed"].nunique().rename("Seeds").to_frame()
     for column in columns:
-        table[column] = groups[column].agg(mean_std, scale=1.0 if column == "solve_seconds" else 100.0)
+        scale, digits = FORMATS.get(column, (100.0, 2))
+        table[column] = groups[column].agg(mean_std, scale=scale, digits=digits)
     return in_reading_order(table.reset_index(), list(keys)).rename(columns={**keys, **columns})
 
 
@@ -72,7 +81,8 @@ def pruning_per_seed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def table1(frame: pd.DataFrame) -> pd.DataFrame:
-    """Table 1: accuracies, removed neurons and parameters, and MIP solve time per model, dataset, method, point."""
+    """Table 1: accuracies, removed neurons and parameters, MIP solve time, and the compacted ticket's parameters,
+    MACs and measured CPU speed-ups per model, dataset, method and point."""
     return summarise(pruning_per_seed(frame), POINT_KEYS, TABLE1_COLUMNS)
 
 
