@@ -311,3 +311,5 @@ def test_table1_shows_the_compacted_tickets_cost_and_the_speedup_figure_draws_it
     assert cells(table1(frame), Method="snip", Point="match=mip")["Compacted params"] == "–"
     assert "accuracy_vs_speedup" in write_plots(frame, tmp_path)
     assert "accuracy_vs_speedup" not in write_plots(suite_frame(), tmp_path)
+    page = write_report(frame, "cost", tmp_path / "report").read_text()
+    assert "measured CPU speed-up" in page and "Throughput speed-up, batch 256" in page

@@ -30,6 +30,8 @@ TITLES = {
     "table1_pruning": "Table 1: pruning, per model, dataset, method and operating point",
     "table2_transfer": "Table 2: ticket transfer, source × target, beside the dense target net and a random mask",
     "accuracy_vs_params": "Test accuracy without fine-tuning vs parameters removed (band: ±1 std over seeds)",
+    "accuracy_vs_speedup": "Test accuracy without fine-tuning vs the compacted ticket's measured CPU speed-up, beside "
+                           "vs parameters removed (error bars: ±1 std over seeds)",
     "transfer_heatmap": "Accuracy on the target dataset (%), mean over seeds",
     "mip_solve_time": "MIP solve time vs network size",
 }
