@@ -2,10 +2,16 @@
 
 Layout: ``<cache>/models/<hash>/{config.json, init.pt, trained.pt, metrics.json}``, plus ``heads.pt`` (the
 auxiliary heads, CPU tensors) for a DGL-trained model (``training = "dgl"``). An entry is built under
-an inter-process lock (``<cache>/models/.locks/<hash>.lock``): a second process asking for the same config
-waits for the first and then loads its result. The directory is written under a temporary name and renamed
-into place, so a crash never leaves half an entry behind. The cache directory is checked for writability
-before any training, so an unwritable cache costs no training time.
+an inter-process lock (``<cache>/models/.locks/<hash>.lease``): a second process asking for the same config
+waits for the first and then loads its result. The lock is a lease (filelock's ``SoftFileLease``), a marker
+file created exclusively and renewed by its holder, so it works on shared file systems (NFS, Lustre) where
+``flock`` locks are unreliable or missing; a holder that died is taken over at once on its own host and after
+:data:`LEASE_SECONDS` from any other. Within one run the plan gives each config hash one train stage, before
+every stage that needs the model, so the lock only matters between concurrent runs (or workers sharing a
+cache); should a lease ever be taken from a live holder, both train and the first complete entry stays. The
+directory is written under a temporary name and renamed into place, so a crash never leaves half an entry
+behind. The cache directory is checked for writability before any training, so an unwritable cache costs no
+training time.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from filelock import FileLock
+from filelock import SoftFileLease
 from torch import nn
 
 from benchmark.config import TrainConfig
@@ -33,6 +39,7 @@ from datasets.errors import describe
 
 ENTRY_FILES = ("config.json", "init.pt", "trained.pt", "metrics.json")
 HEADS_FILE = "heads.pt"  # the auxiliary heads of a DGL-trained model (``training = "dgl"``)
+LEASE_SECONDS = 60.0  # an entry lock whose holder stopped renewing it this long is taken over
 
 
 class CacheError(TicketbenchError):
@@ -71,10 +78,11 @@ def ensure_writable(directory: Path) -> None:
 
 @contextmanager
 def entry_lock(target: Path) -> Iterator[None]:
-    """Hold the inter-process lock of the cache entry ``target`` (checking first that the cache is writable)."""
+    """Hold the inter-process lock of the cache entry ``target`` (checking first that the cache is writable); the
+    ``.lease`` suffix keeps it apart from the empty ``.lock`` files older versions left, which would block it."""
     locks = target.parent / ".locks"
     ensure_writable(locks)
-    with FileLock(locks / f"{target.name}.lock"):
+    with SoftFileLease(locks / f"{target.name}.lease", lease_duration=LEASE_SECONDS):
         yield
 
 

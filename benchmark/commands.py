@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
         print(describe_plan(jobs, args.workers))
         return 0
     workers = 1 if args.executor == "inline" else args.workers
-    threads = args.torch_threads if args.executor == "inline" else threads_per_worker(workers)
+    threads = {"inline": args.torch_threads, "dask": 0}.get(args.executor, threads_per_worker(workers))
     env = StageEnv(store_root(args), suite.name, args.data_dir, threads, device(args, suite.device))
     ResultStore(env.store_root)  # fails in one line before any work when the store cannot be written
     outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler))

@@ -205,10 +205,43 @@ def test_sweep_removes_only_what_a_dead_writer_on_this_host_left(artifacts):
 
 @pytest.mark.parametrize("name", ["", "../x.pt", "a/b.pt", ".hidden"])
 def test_bad_artifact_names_and_missing_artifacts_are_errors(artifacts, name):
+    from benchmark.store.artifacts import MemoryArtifacts
+
     with pytest.raises(StoreError, match="plain file name"):
         artifacts.path(stage_hash(1), name)
-    with pytest.raises(StoreError, match="no artifact"):
-        artifacts.load_tensors(stage_hash(1), "absent.pt")
+    with pytest.raises(StoreError, match="plain file name"):
+        MemoryArtifacts().save_json(stage_hash(1), name, 1)
+    for view in (artifacts, MemoryArtifacts()):
+        with pytest.raises(StoreError, match="no artifact"):
+            view.load_tensors(stage_hash(1), "absent.pt")
+
+
+def test_a_workers_view_reads_its_inputs_and_keeps_what_it_saves_as_the_store_would_write_it(artifacts):
+    """A stage in a worker saves into a :class:`MemoryArtifacts`; the driver writes those bytes, which are what
+    saving into the store directly would have written, and gathers a result's files back as the next inputs."""
+    import torch
+
+    from benchmark.store.artifacts import MemoryArtifacts
+
+    tensors = {"fc1": torch.randn(3, 4), "mask": torch.tensor([True, False])}
+    artifacts.save_tensors(stage_hash(1), "prune.pt", tensors)
+    artifacts.save_json(stage_hash(1), "stats.json", {"nodes": 3})
+    (artifacts.root / stage_hash(1) / ".1@host@x.scores.pt").write_bytes(b"half a file")  # a writer's temporary
+    files = artifacts.files([stage_hash(1), stage_hash(2), stage_hash(1)])
+    assert sorted(files) == [(stage_hash(1), "prune.pt"), (stage_hash(1), "stats.json")]
+    view = MemoryArtifacts(files)
+    loaded = view.load_tensors(stage_hash(1), "prune.pt")
+    assert all(torch.equal(loaded[k], tensors[k]) for k in tensors) and view.load_json(stage_hash(1), "stats.json")
+    assert view.exists(stage_hash(1), "prune.pt") and not view.exists(stage_hash(2), "scores.pt")
+    assert view.save_tensors(stage_hash(2), "scores.pt", tensors) is None and view.exists(stage_hash(2), "scores.pt")
+    view.save_json(stage_hash(2), "stats.json", {"nodes": 3})
+    assert view.load_json(stage_hash(2), "stats.json") == {"nodes": 3}
+    assert sorted(view.written) == [(stage_hash(2), "scores.pt"), (stage_hash(2), "stats.json")]
+    for (owner, name), data in view.written.items():
+        assert data == artifacts.get_bytes(stage_hash(1), "prune.pt" if name == "scores.pt" else name)
+        artifacts.put_bytes(owner, name, data)
+    assert artifacts.load_json(stage_hash(2), "stats.json") == {"nodes": 3}
+    assert not list(artifacts.root.glob(f"{stage_hash(2)}/.*"))
 
 
 def test_manifest_records_versions_device_and_seed(tmp_path):

@@ -17,51 +17,49 @@ from benchmark.mip.method import stats_dict
 from benchmark.mip.scorer import MIPResult
 from benchmark.records import SolverStats
 from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec
-from benchmark.store.artifacts import ArtifactDir
-from benchmark.store.db import ResultStore
+from benchmark.store.artifacts import Artifacts
 
 
-def _heads(spec: HeadsSpec, env: stages.StageEnv):
+def _heads(spec: HeadsSpec, env: stages.StageEnv, artifacts: Artifacts):
     trained = stages._trained(spec.train, env.data_dir, env.device)
     data = stages._data(spec.train, env.data_dir).train
     heads = make_heads(trained.model, data.input_shape, data.num_classes)
-    heads.load_state_dict(ArtifactDir(env.store_root).load_tensors(spec.hash, "heads.pt"))
+    heads.load_state_dict(artifacts.load_tensors(spec.hash, "heads.pt"))
     return trained.model, heads.eval()
 
 
-def run_heads(job: Job, env: stages.StageEnv) -> dict:
+def run_heads(job: Job, env: stages.StageEnv, inputs: stages.StageInputs) -> dict:
     """The heads of the blocks: the model's own (DGL) or fitted to the frozen dense model; stored as an artifact."""
     spec: HeadsSpec = job.spec
     trained = stages._trained(spec.train, env.data_dir, env.device)
     data = stages._data(spec.train, env.data_dir).train
     heads, source = fitted_heads(trained.model, trained.heads, data, MIPConfig(head_epochs=spec.epochs),
                                  spec.train.seed)
-    ArtifactDir(env.store_root).save_tensors(spec.hash, "heads.pt", heads.state_dict())
+    inputs.artifacts.save_tensors(spec.hash, "heads.pt", heads.state_dict())
     return {"heads": source, "head_epochs": spec.epochs}
 
 
-def run_block(job: Job, env: stages.StageEnv) -> dict:
+def run_block(job: Job, env: stages.StageEnv, inputs: stages.StageInputs) -> dict:
     """Solve one block's sub-MIP; store its kept scores and its solver statistics."""
     spec: BlockSpec = job.spec
     config = spec.prune.options.for_seed(spec.prune.train.seed)
-    model, heads = _heads(heads_spec(spec.prune), env)
+    model, heads = _heads(heads_spec(spec.prune), env, inputs.artifacts)
     problem = block_problem(model, heads, stages._data(spec.prune.train, env.data_dir).val, config, spec.block)
     result = solve_block(problem, config)
-    artifacts = ArtifactDir(env.store_root)
-    artifacts.save_tensors(spec.hash, "scores.pt", result.scores)
-    artifacts.save_json(spec.hash, "stats.json", result.solver.as_dict())
+    inputs.artifacts.save_tensors(spec.hash, "scores.pt", result.scores)
+    inputs.artifacts.save_json(spec.hash, "stats.json", result.solver.as_dict())
     return {"block": spec.block, "layers": list(result.scores), "stats": result.solver.as_dict()}
 
 
-def merged_scores(spec: PruneSpec, env: stages.StageEnv) -> Scores | None:
+def merged_scores(spec: PruneSpec, inputs: stages.StageInputs) -> Scores | None:
     """A decoupled MIP's scores from its blocks' stored ones, with the combined and the per-block solver
-    statistics; None for any other method."""
+    statistics and the heads' source (from the heads stage's record); None for any other method."""
     if not is_decoupled(spec):
         return None
-    artifacts, values, parts = ArtifactDir(env.store_root), {}, []
+    artifacts, values, parts = inputs.artifacts, {}, []
     for block in block_specs(spec):
         values.update(artifacts.load_tensors(block.hash, "scores.pt"))
         parts.append(SolverStats.from_dict(artifacts.load_json(block.hash, "stats.json")))
-    heads = ResultStore(env.store_root).get(heads_spec(spec).hash)["record"]["heads"]
+    heads = inputs.records[heads_spec(spec).hash]["heads"]
     merged = MIPResult(values, {}, combine(parts), tuple(parts))
     return Scores(values, "neuron", {**stats_dict(merged, spec.options.for_seed(spec.train.seed)), "heads": heads})

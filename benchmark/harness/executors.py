@@ -1,10 +1,12 @@
 """Where stages run: in this process, in a local process pool, or on a Dask cluster, behind one small interface.
 
 Workers set their own torch thread count (each gets an equal share of the cores, see
-:mod:`benchmark.threads`), so several workers never oversubscribe a machine. A Dask cluster is a
+:mod:`benchmark.threads`), so several workers never oversubscribe a machine: a pool's workers take the share the
+driver computed, a Dask worker its share of its own host (:func:`host_slots`). A Dask cluster is a
 ``LocalCluster`` started here, or any scheduler given by address, e.g. one that ``dask-jobqueue`` started on a
-SLURM cluster (README: *Running on a cluster*); workers there need ticketbench installed and the same data and
-store paths.
+SLURM cluster (README: *Running on a cluster*); workers there need ticketbench installed and the data, but not
+the store: only the driver reads and writes it, and passes each stage its inputs (``pip install
+'ticketbench[dask]'`` installs Dask).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from benchmark.errors import ConfigError
 
 EXECUTORS = ("inline", "local", "dask")
+CONNECT_TIMEOUT = 10.0  # seconds to reach a --scheduler before giving up
 
 
 class PoolExecutor:
@@ -64,16 +67,23 @@ class DaskExecutor:
     processes, or the scheduler at ``address``."""
 
     def __init__(self, workers: int, address: str | None = None):
-        from dask.distributed import Client, LocalCluster
-
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError("the dask executor needs Dask: pip install 'ticketbench[dask]'") from None
         self.cluster = None if address else LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
                                                          processes=True, dashboard_address=None)
-        self.client = Client(address or self.cluster)
+        try:
+            self.client = Client(address or self.cluster, timeout=CONNECT_TIMEOUT)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot connect to the Dask scheduler at {address}: "
+                              + " ".join(str(error).split())) from None
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
 
     def submit(self, fn: Callable, *args):
-        """Start ``fn(*args)`` on a worker (never deduplicated: every stage is its own task)."""
-        return self.client.submit(fn, *args, pure=False)
+        """Start ``fn(*args)`` on a worker (never deduplicated: every stage is its own task). The arguments travel
+        as scattered data, not in the task graph, since a stage's inputs can be large."""
+        return self.client.submit(fn, *(self.client.scatter(list(args), hash=False) if args else ()), pure=False)
 
     def wait_any(self, futures) -> tuple[set, set]:
         """Block until at least one of ``futures`` is done; returns (done, not done)."""
@@ -87,6 +97,21 @@ class DaskExecutor:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def host_slots() -> int:
+    """The thread slots of the Dask workers on this Dask worker's host, as the scheduler knows them (1 outside a
+    Dask worker): each worker takes an equal share of its own host's cores, wherever the driver runs."""
+    try:
+        from distributed import get_client, get_worker
+        from distributed.comm import get_address_host
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not in a Dask worker
+        return 1
+    host = get_address_host(worker.address)
+    workers = get_client().scheduler_info()["workers"]
+    return max(1, sum(info["nthreads"] for address, info in workers.items() if get_address_host(address) == host))
 
 
 def make_executor(kind: str, workers: int, scheduler: str | None = None):

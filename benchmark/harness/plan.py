@@ -114,11 +114,12 @@ class Planner:
         return out
 
     def blocks(self, spec: PruneSpec) -> list[str]:
-        """The heads and per-block sub-MIP stages of a decoupled MIP (shared by all its targets); their hashes."""
+        """The heads and per-block sub-MIP stages of a decoupled MIP (shared by all its targets); their hashes,
+        the heads' first (the prune reads the heads' record, and the blocks' scores)."""
         train = self.train(spec.train)
         heads = self.add(Job("heads", heads_spec(spec), (train.hash,), "mip", "heads"))
-        return [self.add(Job("block", block, (heads.hash,), "mip", f"block {block.block}")).hash
-                for block in block_specs(spec)]
+        return [heads.hash] + [self.add(Job("block", block, (heads.hash,), "mip", f"block {block.block}")).hash
+                               for block in block_specs(spec)]
 
     def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
         needs = [self.train(spec.train).hash] + ([after.hash] if after is not None else [])
@@ -148,8 +149,10 @@ class Planner:
             control = self.prune(control_spec, f"match={reference.method}@{reference.point}")
             control_ticket = self.add(Job("transfer", TransferSpec(control_spec, target), (control.hash,), "random",
                                           control.point, control.primary))
+            # the random control reads the control ticket's record, and the mask's counts from the prune
             self.add(Job("transfer", TransferSpec(spec, target, control="random"),
-                         (control_ticket.hash, ticket.hash, dense.hash), spec.method, label, prune.primary))
+                         (control_ticket.hash, ticket.hash, dense.hash, prune.hash), spec.method, label,
+                         prune.primary))
 
 
 def plan_suite(suite: Suite) -> list[Job]:

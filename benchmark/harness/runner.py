@@ -1,9 +1,11 @@
 """Run a suite: plan its stages, skip those already stored, run the rest on an executor as their inputs finish.
 
 A stage runs only when its row is missing (or failed before), so a re-run skips everything done and a run
-killed at any moment resumes with nothing lost and nothing duplicated. A failing stage is stored with status
-``failed`` and its message, the stages that need it are skipped, every other stage still runs, and the run
-ends with one line per failure.
+killed at any moment resumes with nothing lost and nothing duplicated. The driver (this module) is the store's
+only reader and writer: it hands each stage the records and artifact files it needs and stores what the stage
+returns, its artifacts first and then its row, so workers need no access to the store (nor a file system they
+could share it on). A failing stage is stored with status ``failed`` and its message and nothing else, the
+stages that need it are skipped, every other stage still runs, and the run ends with one line per failure.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from benchmark.harness.plan import Job, plan_suite
-from benchmark.harness.stages import StageEnv, execute, source_config
+from benchmark.harness.stages import StageEnv, StageInputs, StageResult, execute, score_key, source_config
 from benchmark.harness.suites import Suite
-from benchmark.store.artifacts import ArtifactDir
+from benchmark.store.artifacts import ArtifactDir, MemoryArtifacts
 from benchmark.store.db import ResultStore
 
 
@@ -40,6 +42,21 @@ def describe(job: Job) -> str:
     return f"{job.kind} {job.method}{point} ({config.model}/{config.dataset} seed {config.seed})"
 
 
+def gather(job: Job, store: ResultStore, artifacts: ArtifactDir) -> StageInputs:
+    """What ``job`` reads of the store: the records of the stages it needs, and their artifact files (and a prune's
+    shared scores), as bytes."""
+    records = {need: store.get(need)["record"] for need in job.needs}
+    shared = [score_key(job.spec)] if job.kind == "prune" else []
+    return StageInputs(records, MemoryArtifacts(artifacts.files([*job.needs, *shared])))
+
+
+def keep(store: ResultStore, artifacts: ArtifactDir, env: StageEnv, job: Job, result: StageResult) -> None:
+    """Store a finished stage: each of its artifacts atomically, then its row."""
+    for (owner, name), data in result.artifacts.items():
+        artifacts.put_bytes(owner, name, data)
+    store.put(job.hash, job.kind, result.record, result.wall, suites=(env.suite,))
+
+
 def _fail(store: ResultStore, env: StageEnv, job: Job, error: BaseException) -> str:
     message = " ".join(f"{type(error).__name__}: {error}".split())
     config = source_config(job)
@@ -53,8 +70,8 @@ def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = Non
     """Run every missing stage of ``suite`` on ``executor``; returns what happened."""
     start = time.perf_counter()
     jobs = {job.hash: job for job in plan_suite(suite)}
-    store = ResultStore(env.store_root)
-    ArtifactDir(env.store_root).sweep_orphans()  # what a killed earlier run was writing
+    store, artifacts = ResultStore(env.store_root), ArtifactDir(env.store_root)
+    artifacts.sweep_orphans()  # what a killed earlier run was writing
     statuses = store.statuses()
     done = {h for h in jobs if statuses.get(h) == "ok"}
     store.add_to_suite(suite.name, done)
@@ -72,7 +89,7 @@ def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = Non
                     del waiting[h]
                 elif all(need in done for need in job.needs):
                     bar.set_postfix_str(describe(job), refresh=True)
-                    running[executor.submit(execute, job, env)] = job
+                    running[executor.submit(execute, job, env, gather(job, store, artifacts))] = job
                     del waiting[h]
             if not running:
                 break
@@ -80,11 +97,12 @@ def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = Non
             for future in finished:
                 job = running.pop(future)
                 try:
-                    _, wall = future.result()
+                    result = future.result()
+                    keep(store, artifacts, env, job, result)
                     done.add(job.hash)
                     report.ran += 1
-                    line = f"done  {describe(job)} in {wall:.1f} s"
-                except Exception as error:  # a worker failure: stored, reported, the rest goes on
+                    line = f"done  {describe(job)} in {result.wall:.1f} s"
+                except Exception as error:  # a stage's failure (or its storing's): stored, reported, the rest goes on
                     blocked.add(job.hash)
                     report.failures.append(_fail(store, env, job, error))
                     line = f"FAILED {report.failures[-1]}"

@@ -1,9 +1,12 @@
-"""What each stage computes, as a pure function of its spec, and the row and artifacts it stores.
+"""What each stage computes, as a pure function of its spec and its inputs, and the row and artifacts it yields.
 
-Every stage runs in a worker: it loads what it needs (data, the cached dense model, the masks of the stages it
-depends on), computes, writes its artifacts atomically and then its row in one transaction. A stage killed at
-any moment therefore leaves either nothing or its whole result. Rows follow the column contract of
-:mod:`benchmark.report`; method statistics nest under ``stats``, the run manifest under ``manifest``.
+Every stage runs in a worker, which never opens the results store: the driver passes in what the stage reads
+from it (:class:`StageInputs`: the stored records of the stages it needs and their artifact files), the stage
+loads the rest (data, the cached dense model), computes, and :func:`execute` hands its row and the artifacts it
+made back to the driver (:class:`StageResult`). Only the driver writes the store, the artifacts atomically and
+then the row in one transaction, so a stage killed at any moment leaves nothing behind and a stored row always
+has its artifacts. Rows follow the column contract of :mod:`benchmark.report`; method statistics nest under
+``stats``, the run manifest under ``manifest``.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import dataclasses
 import functools
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,12 +24,12 @@ from benchmark import experiment
 from benchmark.cache import get_trained
 from benchmark.config import TrainConfig, config_hash
 from benchmark.device import configure_device, device_name, resolve_device
+from benchmark.harness.executors import host_slots
 from benchmark.harness.plan import Job, control_prune
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
 from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
-from benchmark.store.artifacts import ArtifactDir
-from benchmark.store.db import ResultStore
+from benchmark.store.artifacts import Artifacts, Files, MemoryArtifacts
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
 from benchmark.training import fit, trained_on
@@ -34,15 +37,36 @@ from benchmark.training import fit, trained_on
 
 @dataclass(frozen=True)
 class StageEnv:
-    """Where a worker finds data and the store, which suite it runs for, its torch threads (its share of the
-    cores, :func:`benchmark.threads.threads_per_worker`) and the device it trains on (``auto``, ``cpu`` or
-    ``cuda``; resolved in the worker)."""
+    """Where the driver keeps the store (workers never touch it), where a worker finds data, which suite it runs
+    for, its torch threads (its share of the cores, :func:`benchmark.threads.threads_per_worker`; 0: the worker's
+    share of its own host's cores, :func:`benchmark.harness.executors.host_slots`) and the device it trains on
+    (``auto``, ``cpu`` or ``cuda``; resolved in the worker)."""
 
     store_root: Path
     suite: str
     data_dir: str | None = None
     threads: int = 1
     device: str = "cpu"
+
+
+@dataclass
+class StageInputs:
+    """What a stage reads of the store, gathered by the driver: the stored records of the stages it needs, by
+    hash, and a view of their artifacts (and of a prune's shared scores) that also collects what it saves."""
+
+    records: dict[str, dict] = field(default_factory=dict)
+    artifacts: MemoryArtifacts = field(default_factory=MemoryArtifacts)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    """A finished stage, for the driver to store: its hash, wall seconds, row record (labels and manifest
+    included) and the artifacts it made, as bytes by (result hash, name)."""
+
+    hash: str
+    wall: float
+    record: dict
+    artifacts: Files
 
 
 @functools.lru_cache(maxsize=4)
@@ -84,23 +108,22 @@ def score_key(spec: PruneSpec) -> str:
     return config_hash(dataclasses.replace(spec, target=TargetSpec()))
 
 
-def load_scores(artifacts: ArtifactDir, key: str, granularity: str) -> Scores | None:
+def load_scores(artifacts: Artifacts, key: str, granularity: str) -> Scores | None:
     """Scores stored under ``key`` by an earlier prune stage, or None."""
     if not artifacts.exists(key, "scores.pt"):
         return None
     return Scores(artifacts.load_tensors(key, "scores.pt"), granularity, artifacts.load_json(key, "stats.json"))
 
 
-def load_prune(spec: PruneSpec, env: StageEnv) -> PruneResult:
+def load_prune(spec: PruneSpec, env: StageEnv, artifacts: Artifacts) -> PruneResult:
     """The stored result of a prune stage, rebuilt (its weight mask recomputed from the mask)."""
-    artifacts = ArtifactDir(env.store_root)
     saved = artifacts.load_tensors(spec.hash, "prune.pt")
     model = _trained(spec.train, env.data_dir, env.device).model
     scores = Scores(saved["values"], spec.granularity, mask=saved["mask"], rewind_state=saved["rewind_state"])
     return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
 
 
-def run_train(job: Job, env: StageEnv) -> dict:
+def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """Train (or load) the dense model: test accuracy, size, and the device it was trained on (``trained_on``,
     which differs from this stage's device when a model trained elsewhere was found in the cache)."""
     trained = _trained(job.spec, env.data_dir, env.device)
@@ -111,16 +134,16 @@ def run_train(job: Job, env: StageEnv) -> dict:
             "trained_on": trained_on(trained.metrics)}
 
 
-def run_prune(job: Job, env: StageEnv) -> dict:
+def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """Score with the method, choose the mask for the target, store scores, mask and rewind point."""
     spec: PruneSpec = job.spec
     exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10), env.device)
-    reference = load_prune(spec.target.match, env) if spec.target.match is not None else None
+    artifacts, shared = inputs.artifacts, score_key(spec)
+    reference = load_prune(spec.target.match, env, artifacts) if spec.target.match is not None else None
     target = matched_target(reference, spec.granularity) if reference is not None else Target(
         sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
     ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference, env.device)
-    artifacts, shared = ArtifactDir(env.store_root), score_key(spec)
-    stored = load_scores(artifacts, shared, spec.granularity) or blocks.merged_scores(spec, env)
+    stored = load_scores(artifacts, shared, spec.granularity) or blocks.merged_scores(spec, inputs)
     result = prune(spec.method, exp.trained.model, ctx, scores=stored)
     if not artifacts.exists(shared, "scores.pt"):
         artifacts.save_json(shared, "stats.json", result.scores.stats)
@@ -133,41 +156,40 @@ def run_prune(job: Job, env: StageEnv) -> dict:
             "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options)}
 
 
-def run_evaluate(job: Job, env: StageEnv) -> dict:
+def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """The pruned network on the source test set, without and (optionally) after fine-tuning."""
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
-    result = load_prune(spec.prune, env)
+    result = load_prune(spec.prune, env, inputs.artifacts)
     evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs, device=env.device)
     record = {**evaluation.as_dict(), "finetune_epochs": spec.finetune_epochs}
-    stats = ResultStore(env.store_root).get(spec.prune.hash)["record"]["stats"]
+    stats = inputs.records[spec.prune.hash]["stats"]
     if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
         record.update(solve_seconds=stats["solve_seconds"], binaries=stats["binaries"],
                       units=sum(m.numel() for m in result.mask.values()), solver=stats)
     return record
 
 
-def run_retrain(job: Job, env: StageEnv) -> dict:
+def run_retrain(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """The ticket rewound to its rewind point and retrained on the source under its mask."""
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
-    result = load_prune(spec.prune, env)
+    result = load_prune(spec.prune, env, inputs.artifacts)
     evaluation = experiment.evaluate_pruned(exp, result, retrain_epochs=spec.epochs, device=env.device)
     return {**evaluation.as_dict(), "retrain_epochs": spec.epochs}
 
 
-def run_transfer(job: Job, env: StageEnv) -> dict:
+def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """The source mask rewound to the source's theta_0 and trained on the target dataset; the random control
     reads the transfer of the random mask at the same counts."""
     spec: TransferSpec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
-    result = load_prune(spec.prune, env)
+    result = load_prune(spec.prune, env, inputs.artifacts)
     record = {"target_dataset": spec.target.dataset, "control": spec.control, "transfer_epochs": spec.target.epochs,
               **experiment.removed(exp.trained.model, result)}
     if spec.control == "random":
         control = TransferSpec(control_prune(spec.prune), spec.target)
-        return {**record, "transfer_accuracy": ResultStore(env.store_root).get(control.hash)["record"][
-            "transfer_accuracy"]}
+        return {**record, "transfer_accuracy": inputs.records[control.hash]["transfer_accuracy"]}
     splits = _data(spec.target, env.data_dir)
     ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask, device=env.device)
     return {**record, "transfer_accuracy": ticket.test_accuracy}
@@ -185,16 +207,19 @@ def source_config(job: Job) -> TrainConfig:
     return spec if isinstance(spec, TrainConfig) else getattr(spec, "train", None) or spec.prune.train
 
 
-def execute(job: Job, env: StageEnv) -> tuple[str, float]:
-    """Run one stage in this worker on its device and store its row; returns its hash and wall seconds."""
+def execute(job: Job, env: StageEnv, inputs: StageInputs) -> StageResult:
+    """Run one stage in this worker on its device, reading only ``inputs`` of the store; returns its result for
+    the driver to store."""
     env = dataclasses.replace(env, device=resolve_device(env.device))
-    configure_threads(cores=env.threads)
+    if env.threads:
+        configure_threads(cores=env.threads)
+    else:
+        configure_threads(workers=host_slots())
     configure_device(env.device)
     start = time.perf_counter()
-    record = STAGES[job.kind](job, env)
+    record = STAGES[job.kind](job, env, inputs)
     wall = time.perf_counter() - start
     config = source_config(job)
     gpu = {"gpu": device_name(env.device)} if env.device == "cuda" else {}
     record = {**_labels(job, config), **record, "manifest": {**manifest(device=env.device, seed=config.seed), **gpu}}
-    ResultStore(env.store_root).put(job.hash, job.kind, record, wall, suites=(env.suite,))
-    return job.hash, wall
+    return StageResult(job.hash, wall, record, inputs.artifacts.written)
