@@ -13,12 +13,14 @@ import torch
 
 from benchmark.cache import get_trained
 from benchmark.cli import main
-from benchmark.compact import compact
+from benchmark.compact import compact, count_macs
 from benchmark.experiment import load_data
 from benchmark.harness.plan import plan_suite
 from benchmark.harness.suites import load_suite
 from benchmark.masks import apply_weight_mask, neuron_to_weight_mask
+from benchmark.models import count_parameters
 from benchmark.store.artifacts import ArtifactDir
+from benchmark.store.db import ResultStore
 
 SUITE = """
 name = "compact"
@@ -70,6 +72,7 @@ def test_every_methods_ticket_compacts_to_the_same_function_on_the_test_set(stor
     monkeypatch.setenv("TICKETBENCH_CACHE", env["TICKETBENCH_CACHE"])
     prunes = [job for job in plan_suite(load_suite(str(suite))) if job.kind == "prune"]
     assert {job.method for job in prunes} >= {"mip", "magnitude", "snip", "lottery", "random", "critical"}
+    rows = {row["hash"]: row["record"] for row in ResultStore(root / "store").rows()}
     for job in prunes:
         splits = load_data(job.spec.train, common[1])
         model = get_trained(job.spec.train, splits).model.eval()
@@ -80,6 +83,10 @@ def test_every_methods_ticket_compacts_to_the_same_function_on_the_test_set(stor
             gap = float((_masked(model, mask)(x) - compacted.model(x)).abs().max())
         assert gap <= 1e-5, f"{job.spec.train.model} {job.method} {job.point}: {gap}"
         assert sum(compacted.widths.values()) <= sum(int(m.sum()) for m in mask.values())
+        cost = rows[job.hash]["cost"]  # what the prune stage recorded is this ticket's compaction
+        assert cost["compacted_parameters"] == count_parameters(compacted.model) < count_parameters(model)
+        assert cost["macs"] == count_macs(compacted.model, tuple(splits.test.input_shape)) < cost["dense_macs"]
+        assert cost["widths"] == compacted.widths and cost["latency_speedup_b1"] > 0
 
 
 def test_an_exported_ticket_loads_without_ticketbench_and_reproduces_the_logits(stored, tmp_path, monkeypatch):

@@ -32,6 +32,7 @@ from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
 from benchmark.store.artifacts import Artifacts, Files, MemoryArtifacts
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
+from benchmark.ticket_cost import ticket_cost
 from benchmark.training import fit, trained_on
 
 
@@ -135,7 +136,8 @@ def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
 
 
 def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
-    """Score with the method, choose the mask for the target, store scores, mask and rewind point."""
+    """Score with the method, choose the mask for the target, store scores, mask and rewind point; a neuron
+    ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`)."""
     spec: PruneSpec = job.spec
     exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10), env.device)
     artifacts, shared = inputs.artifacts, score_key(spec)
@@ -152,8 +154,11 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
         "values": result.scores.values, "mask": result.mask, "rewind_state": result.scores.rewind_state})
     kept = {name: int(m.sum()) for name, m in result.mask.items()}
     sizes = {name: m.numel() for name, m in result.mask.items()}
+    cost = ticket_cost(exp.trained.model, result.mask, tuple(exp.splits.test.input_shape)) if (
+        spec.granularity == "neuron") else {}
     return {**experiment.removed(exp.trained.model, result), "kept": kept, "sizes": sizes,
-            "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options)}
+            "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options),
+            "cost": cost}
 
 
 def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
@@ -167,6 +172,8 @@ def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
         record.update(solve_seconds=stats["solve_seconds"], binaries=stats["binaries"],
                       units=sum(m.numel() for m in result.mask.values()), solver=stats)
+    cost = inputs.records[spec.prune.hash].get("cost") or {}  # the compacted ticket's, for Table 1
+    record.update({key: value for key, value in cost.items() if key != "widths"})
     return record
 
 
