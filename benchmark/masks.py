@@ -115,3 +115,16 @@ def parameter_sparsity(model: nn.Module, mask: WeightMask) -> float:
 def units_kept(mask: NeuronMask) -> dict[str, str]:
     """Per layer, ``"kept/total"`` for printing."""
     return {name: f"{int(m.sum())}/{m.numel()}" for name, m in mask.items()}
+
+
+def score_levels(scores: dict[str, torch.Tensor], tolerance: float = 1e-6) -> dict[str, dict[str, int]]:
+    """Per layer, how many unit scores sit at 0, at 1 and strictly between (within ``tolerance``); empty unless
+    every score lies in [0, 1] (importance scores such as the MIP's, not magnitudes or gradients)."""
+    values = {name: score.detach().flatten().double() for name, score in scores.items()}
+    if not values or any(v.numel() and (v.min() < -tolerance or v.max() > 1 + tolerance) for v in values.values()):
+        return {}
+    levels = {}
+    for name, value in values.items():
+        zero, one = int((value <= tolerance).sum()), int((value >= 1 - tolerance).sum())
+        levels[name] = {"zero": zero, "between": value.numel() - zero - one, "one": one}
+    return levels

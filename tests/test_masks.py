@@ -53,3 +53,11 @@ def test_pruned_vgg_filters_are_dead_after_their_batchnorm():
         out = net[:3](torch.rand(4, 3, 32, 32))  # conv1_1, bn1_1, relu1_1
     assert torch.all(out[:, [0, 2]] == 0) and torch.any(out[:, [1, 3]] != 0)
     assert "bn1_1.running_mean" in mask and parameters_removed(net, mask) == 2 * (27 + 1) + 2 * 4 * 9
+
+
+def test_score_levels_counts_units_at_zero_at_one_and_between_per_layer():
+    from benchmark.masks import score_levels
+
+    levels = score_levels({"fc1": torch.tensor([0.0, 1e-9, 0.5, 1.0, 1 - 1e-9, 0.2]), "fc2": torch.tensor([1.0])})
+    assert levels == {"fc1": {"zero": 2, "between": 2, "one": 2}, "fc2": {"zero": 0, "between": 0, "one": 1}}
+    assert score_levels({"fc1": torch.tensor([0.5, 3.0])}) == {}  # magnitudes are not importance scores

@@ -26,6 +26,7 @@ from benchmark.config import TrainConfig, config_hash
 from benchmark.device import configure_device, device_name, resolve_device
 from benchmark.harness.executors import host_slots
 from benchmark.harness.plan import Job, control_prune
+from benchmark.masks import score_levels
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
 from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
@@ -137,7 +138,8 @@ def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
 
 def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """Score with the method, choose the mask for the target, store scores, mask and rewind point; a neuron
-    ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`)."""
+    ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`) and, for scores in [0, 1],
+    how many per layer sit at 0, at 1 and between (:func:`benchmark.masks.score_levels`)."""
     spec: PruneSpec = job.spec
     exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10), env.device)
     artifacts, shared = inputs.artifacts, score_key(spec)
@@ -154,11 +156,11 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
         "values": result.scores.values, "mask": result.mask, "rewind_state": result.scores.rewind_state})
     kept = {name: int(m.sum()) for name, m in result.mask.items()}
     sizes = {name: m.numel() for name, m in result.mask.items()}
-    cost = ticket_cost(exp.trained.model, result.mask, tuple(exp.splits.test.input_shape)) if (
-        spec.granularity == "neuron") else {}
+    neuron = spec.granularity == "neuron"
+    cost = ticket_cost(exp.trained.model, result.mask, tuple(exp.splits.test.input_shape)) if neuron else {}
     return {**experiment.removed(exp.trained.model, result), "kept": kept, "sizes": sizes,
             "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options),
-            "cost": cost}
+            "cost": cost, "score_levels": score_levels(result.scores.values) if neuron else {}}
 
 
 def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
