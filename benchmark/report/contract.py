@@ -14,7 +14,8 @@ REQUIRED = {
     "transfer": ("target_dataset", "transfer_accuracy", "control", "neurons_removed", "params_removed"),
 }
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *COST)}
+SOLVER = ("solver.status", "solver.variables")  # the MIP's nested solver statistics the reports read
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *SOLVER, *COST)}
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
