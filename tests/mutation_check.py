@@ -4,6 +4,7 @@ Run it from the repository root with the project's environment::
 
     .venv/bin/python tests/mutation_check.py            # every mutant
     .venv/bin/python tests/mutation_check.py --list     # the mutants and the tests that must catch them
+    .venv/bin/python tests/mutation_check.py --match test_stage_semantics   # only the mutants named so
 
 For each mutant the package and its tests are copied to a temporary directory, one exact text substitution
 (or a few) is applied, and the tests named for that mutant run there. A mutant is *killed* when those tests
@@ -24,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("benchmark", "baselines", "datasets", "tests", "docs", "pyproject.toml")
+STAGES, EXPERIMENT = "benchmark/harness/stages.py", "benchmark/experiment.py"
+SEMANTICS = "tests/test_stage_semantics.py"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,64 @@ MUTANTS = (
     Mutant("records made with another torch compared figure by figure",
            (("benchmark/regression/compare.py", 'VERSIONS = ("torch", "python",', 'VERSIONS = ("python",'),),
            ("tests/test_regression_checks.py", "-k", "library_version")),
+    # --- the semantics of the stages after pruning (tests/test_stage_semantics.py) ---
+    Mutant("transfer starts from the source's trained weights instead of its theta_0",
+           ((STAGES, "start_state=exp.trained.init_state, mask=result.weight_mask",
+             "start_state=exp.trained.model.state_dict(), mask=result.weight_mask"),),
+           (SEMANTICS, "-k", "transfer_trains")),
+    Mutant("transfer starts a late-rewound ticket from its theta_k instead of theta_0",
+           ((STAGES, "start_state=exp.trained.init_state, mask=result.weight_mask",
+             "start_state=result.scores.rewind_state or exp.trained.init_state, mask=result.weight_mask"),),
+           (SEMANTICS, "-k", "transfer_trains")),
+    Mutant("transfer trains without the ticket's mask",
+           ((STAGES, "start_state=exp.trained.init_state, mask=result.weight_mask",
+             "start_state=exp.trained.init_state, mask=None"),),
+           (SEMANTICS, "-k", "transfer_trains")),
+    Mutant("transfer trains on the source's data instead of the target's",
+           ((STAGES, "splits = _data(spec.target, env.data_dir)", "splits = _data(spec.prune.train, env.data_dir)"),),
+           (SEMANTICS, "-k", "transfer_trains")),
+    Mutant("the random control reports the ticket's own transfer",
+           ((STAGES, "control = TransferSpec(control_prune(spec.prune), spec.target)",
+             "control = TransferSpec(spec.prune, spec.target)"),),
+           (SEMANTICS, "-k", "control_reports")),
+    Mutant("the random control is the critical (complement-ordered) mask at the same counts",
+           (("benchmark/harness/plan.py", 'PruneSpec(spec.train, "random", NoOptions()',
+             'PruneSpec(spec.train, "critical", NoOptions()'),),
+           (SEMANTICS, "-k", "control_reports")),
+    Mutant("the prune stage scores with seed 0 whatever the suite seed",
+           ((STAGES, "spec.granularity, spec.train.seed, spec.options", "spec.granularity, 0, spec.options"),),
+           (SEMANTICS, "-k", "suite_seed")),
+    Mutant("random draws from an unseeded generator",
+           (("baselines/random_units.py", "torch.Generator().manual_seed(ctx.seed)",
+             "torch.Generator().manual_seed(torch.seed())"),),
+           (SEMANTICS, "-k", "suite_seed")),
+    Mutant("pruned accuracy measured on the validation split",
+           ((EXPERIMENT, "exp.splits.test)[1]", "exp.splits.val)[1]"),),
+           (SEMANTICS, "-k", "pruned_accuracy")),
+    Mutant("pruned accuracy measured without applying the mask",
+           ((EXPERIMENT, "apply_weight_mask(pruned, result.weight_mask)\n", "\n"),),
+           (SEMANTICS, "-k", "pruned_accuracy")),
+    Mutant("fine-tuning starts from theta_0 instead of the trained weights",
+           ((EXPERIMENT, "start_state=pruned.state_dict(), mask=result.weight_mask",
+             "start_state=exp.trained.init_state, mask=result.weight_mask"),),
+           (SEMANTICS, "-k", "fine_tuning")),
+    Mutant("fine-tuning without the mask",
+           ((EXPERIMENT, "start_state=pruned.state_dict(), mask=result.weight_mask",
+             "start_state=pruned.state_dict(), mask=None"),),
+           (SEMANTICS, "-k", "fine_tuning")),
+    Mutant("retraining ignores the stored theta_k of late rewinding",
+           ((STAGES, 'rewind_state=saved["rewind_state"]', "rewind_state=None"),),
+           (SEMANTICS, "-k", "retraining")),
+    Mutant("retraining starts from the trained weights instead of theta_0",
+           ((EXPERIMENT, "result.scores.rewind_state or exp.trained.init_state",
+             "result.scores.rewind_state or exp.trained.model.state_dict()"),),
+           (SEMANTICS, "-k", "retraining")),
+    Mutant("retraining without the mask",
+           ((EXPERIMENT, "start_state=rewind_state, mask=result.weight_mask", "start_state=rewind_state, mask=None"),),
+           (SEMANTICS, "-k", "retraining")),
+    Mutant("the threshold rule prunes a unit scoring exactly tau",
+           (("benchmark/selection.py", "mask[name] = s >= tau", "mask[name] = s > tau"),),
+           (SEMANTICS, "-k", "exactly_tau")),
 )
 
 
@@ -119,13 +180,20 @@ def check(mutant: Mutant) -> str:
         return "killed" if run_tests(dest, mutant.tests) == 1 else "SURVIVED"
 
 
+def selected(texts: list[str]) -> list[Mutant]:
+    """The mutants whose name or tests contain any of ``texts`` (every mutant when none is given)."""
+    return [m for m in MUTANTS if not texts or any(text in " ".join((m.name, *m.tests)) for text in texts)]
+
+
 def main() -> int:
     """Check every mutant and print one line each; exit 1 if any survived."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--list", action="store_true", help="list the mutants and their tests, run nothing")
+    parser.add_argument("--match", action="append", default=[], metavar="TEXT",
+                        help="only the mutants whose name or tests contain TEXT (repeatable: any of them)")
     args = parser.parse_args()
     survived = 0
-    for mutant in MUTANTS:
+    for mutant in selected(args.match):
         if args.list:
             print(f"{mutant.name}: {' '.join(mutant.tests)}")
             continue
