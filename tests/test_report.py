@@ -263,3 +263,11 @@ def test_the_page_opens_with_the_verdicts_and_says_what_was_run(tmp_path):
     assert page.index("verdict confirmed") < page.index("What was run")
     assert "smoke" in page and "loss=margin" in page and "Units kept per layer" in page
     assert "<details" in page and "fc3 on mnist" in page  # Table 1 grouped per model and dataset
+
+
+def test_table1_shows_the_official_rules_parameters_removed_beside_ours():
+    frame = suite_frame()
+    mip = (frame["method"] == "mip") & frame["stage"].isin(["evaluate", "retrain"])
+    frame.loc[mip, "params_removed_official"] = 0.1025
+    assert cells(table1(frame), Method="mip", Point="tau=0.1")["Params removed, official rule (%)"] == "10.25 ± 0.00"
+    assert cells(table1(frame), Method="snip", Point="match=mip")["Params removed, official rule (%)"] == "–"

@@ -14,7 +14,9 @@ every row  ``stage`` in {train, evaluate, retrain, transfer}; ``model``; ``datas
 train      ``test_accuracy``, ``parameters`` (int), ``units`` (int, prunable units)
 evaluate   the pruned network on the source test set: ``dense_accuracy``, ``pruned_accuracy`` (no
            fine-tuning), ``neurons_removed``, ``params_removed`` (counting the dead outgoing weights too);
-           optional: ``finetuned_accuracy`` (NaN or absent without fine-tuning); for ``method == "mip"``:
+           optional: ``finetuned_accuracy`` (NaN or absent without fine-tuning); ``params_removed_official``
+           (neuron masks: the official code's count, the pruned units' incoming weights only; also on retrain
+           rows); for ``method == "mip"``:
            ``solve_seconds``, ``binaries``, ``units``; for neuron tickets, the compacted ticket's cost:
            ``compacted_parameters``, ``macs`` (per image), ``latency_speedup_b1`` and
            ``throughput_speedup_b256`` (dense time / compacted time, one CPU thread); ``primary`` (bool: the
@@ -22,7 +24,10 @@ evaluate   the pruned network on the source test set: ``dense_accuracy``, ``prun
            when the column is there).
            SCIP's status belongs in the nested solver stats (``solver.status``, e.g. ``SolverStats.as_dict()``
            under ``solver``): ``status`` is the store's own column, so a record may not use that key. The
-           reports do not read it.
+           claims read ``solver.status`` (a run that stopped at a limit and pruned nothing is left out) and
+           the solve-time plot ``solver.variables`` (the size of a relaxed program, which has no binaries).
+prune      read by the per-layer figures and Table 3 only: ``kept.<layer>`` and ``sizes.<layer>`` (units kept
+           and units), ``score_levels.<layer>.{zero,between,one}`` (scores in [0, 1]), ``options.<name>``.
 retrain    ``retrained_accuracy`` (the ticket rewound to theta_0 and retrained on the source),
            ``neurons_removed``, ``params_removed``
 transfer   ``target_dataset``, ``transfer_accuracy``, ``control`` in {ticket, random} (random: a random mask

@@ -15,7 +15,9 @@ REQUIRED = {
 }
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
 SOLVER = ("solver.status", "solver.variables")  # the MIP's nested solver statistics the reports read
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *SOLVER, *COST)}
+OFFICIAL = ("params_removed_official",)  # the official code's count (the pruned units' incoming weights)
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *OFFICIAL, *SOLVER,
+                         *COST), "retrain": OFFICIAL}
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:

@@ -21,6 +21,7 @@ TABLE1_COLUMNS = {
     "retrained_accuracy": "Ticket retrained from θ₀ (%)",
     "neurons_removed": "Neurons removed (%)",
     "params_removed": "Params removed, incl. dead outgoing weights (%)",
+    "params_removed_official": "Params removed, official rule (%)",
     "solve_seconds": "MIP solve (s)",
     "compacted_parameters": "Compacted params",
     "macs": "MACs / image",
