@@ -1,7 +1,8 @@
 """The ``ticketbench`` command line. Thin: it parses, calls the library, and prints.
 
-Every user error (unknown name, bad setting, missing or corrupt data, solver failure) is printed as one
-line, ``ticketbench: error: ...``, with exit status 2 and no traceback.
+Every user or environment error (unknown name, bad setting, missing or corrupt data, solver failure, a full
+disk or an unwritable place, a damaged store) is printed as one line, ``ticketbench: error: ...``, with exit
+status 2 and no traceback.
 """
 
 from __future__ import annotations
@@ -90,18 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=2, help="worker processes (default: %(default)s)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (with --executor dask)")
     run.add_argument("--dry-run", action="store_true", help="list the stages and estimate the time; run nothing")
-    run.add_argument("--out", help="where the report goes (default: results/<suite>)")
+    run.add_argument("--out", metavar="DIR", help="write the report to DIR/<suite>/, replacing what is there "
+                     "(default: <cache>/reports/<suite>/)")
     run.set_defaults(func=commands.run)
 
     report = sub.add_parser("report", parents=[common], help="tables, plots, claims and report.html of a suite")
     report.add_argument("suite", help="a preset suite or a suite file")
-    report.add_argument("--out", help="output folder (default: results/<suite>)")
+    report.add_argument("--out", metavar="DIR", help="write the report to DIR/<suite>/, replacing what is there "
+                        "(default: <cache>/reports/<suite>/; --out results for the checkout's results/<suite>/)")
     report.set_defaults(func=commands.report)
 
     results = sub.add_parser("results", parents=[common], help="export stored results")
     results.add_argument("--suite", help="only this suite's results")
     results.add_argument("--format", choices=FORMATS, default="markdown", help="output format")
-    results.add_argument("--output", help="write to this file instead of standard output")
+    results.add_argument("--output", metavar="FILE",
+                         help="write to this file instead of standard output (needed for parquet)")
     results.set_defaults(func=commands.results)
 
     train = sub.add_parser("train", parents=[common, device], help="train (or load from the cache) a dense model")
@@ -127,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--seed", type=int, help="the seed, when the suite has several")
     export.add_argument("--out", required=True, help="output folder")
     export.set_defaults(func=commands.export)
+
+    store = sub.add_parser("store", help="check the results store against its digests, or repair it")
+    store_actions = store.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = store_actions.add_parser("check", help="read every row and check every artifact against the digest "
+                                     "stored with its row; list what is damaged (exit status 1 if anything is)")
+    check.add_argument("--store", help=STORE_HELP)
+    check.set_defaults(func=commands.store_check)
+    repair = store_actions.add_parser("repair", help="salvage a damaged database into a fresh one (keeping the old "
+                                      "file) and drop damaged rows, so that the next run recomputes them")
+    repair.add_argument("--store", help=STORE_HELP)
+    repair.set_defaults(func=commands.store_repair)
 
     baseline = sub.add_parser("baseline", help="the regression records in results/baselines/")
     baseline_actions = baseline.add_subparsers(dest="action", required=True, metavar="ACTION")

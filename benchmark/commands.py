@@ -5,10 +5,15 @@ its stages are cached and stored under their identities like a suite's, and the 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
 
-from benchmark.cache import get_trained
+import pandas as pd
+
+from benchmark.cache import check_cache_writable, get_trained
 from benchmark.cli_args import given_fields
 from benchmark.config import TrainConfig
 from benchmark.device import configure_device, resolve_device
@@ -22,17 +27,60 @@ from benchmark.methods import Target, available_methods, get_method, method_opti
 from benchmark.models import MODELS, count_parameters
 from benchmark.records import SolverStats
 from benchmark.report import ReportError
-from benchmark.store.db import ResultStore
+from benchmark.store import StoreError, default_root
+from benchmark.store.db import STORE_HINT, ResultStore
 from benchmark.store.export import export_results
+from benchmark.store.files import ensure_writable, write_error
 from benchmark.store.frame import load_results
 from benchmark.threads import threads_per_worker
 from benchmark.training import trained_on
 from datasets import DATASETS, cache_dir
 
+REPORT_HINT = "give --out a writable directory"
+
 
 def store_root(args: argparse.Namespace) -> Path:
     """The results store: ``--store``, else ``<cache>/store``."""
-    return Path(args.store) if getattr(args, "store", None) else cache_dir() / "store"
+    return Path(args.store) if getattr(args, "store", None) else default_root()
+
+
+def report_dir(args: argparse.Namespace, suite: str) -> Path:
+    """Where a suite's report goes: ``--out DIR/<suite>``, else ``<cache>/reports/<suite>`` (never the checkout's
+    ``results/`` unless asked for with ``--out results``)."""
+    return (Path(args.out) if args.out else cache_dir() / "reports") / suite
+
+
+def check_writable(args: argparse.Namespace, report: Path | None = None) -> None:
+    """Refuse in one line, before any work, a store, a model cache or a report folder that cannot be written."""
+    ensure_writable(store_root(args), "the results store", STORE_HINT)
+    check_cache_writable()
+    if report is not None:
+        ensure_writable(report.parent, "the report folder", REPORT_HINT)
+
+
+def publish_report(frame: pd.DataFrame, suite: str, target: Path) -> Path:
+    """Write the report of ``frame`` into a fresh folder beside ``target`` and put it in the place of ``target``
+    as a whole, so that no file of an earlier report stays beside the new one; a frame without a successful row
+    writes nothing. Returns the page's path."""
+    from benchmark.report.html import write_report
+
+    if not (frame["status"] == "ok").any():
+        raise ReportError(f"no stored results of suite {suite!r}: the report is not written")
+    fresh, old = (target.with_name(f".{target.name}.{kind}-{uuid.uuid4().hex}") for kind in ("new", "old"))
+    try:
+        fresh.mkdir(parents=True)
+        page = write_report(frame, suite, fresh)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(fresh, target)
+    except OSError as error:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise write_error("the report", target, error, REPORT_HINT) from None
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return target / page.name
 
 
 def device(args: argparse.Namespace, default: str = "cpu") -> str:
@@ -118,6 +166,7 @@ def print_rows(rows: list[dict], method: str) -> None:
 def prune(args: argparse.Namespace) -> None:
     """``ticketbench prune METHOD`` (and ``score``): prune at a target or at another method's counts, cached."""
     suite = prune_suite(args)
+    check_writable(args)
     env = StageEnv(store_root(args), "cli", args.data_dir, args.torch_threads, device(args))
     report = run_suite(suite, env, make_executor("inline", 1))
     if report.failures:
@@ -155,30 +204,35 @@ def list_things(args: argparse.Namespace) -> None:
 
 
 def results(args: argparse.Namespace) -> None:
-    """``ticketbench results``: the store (or one suite) as CSV, Parquet, JSON or Markdown."""
+    """``ticketbench results``: the store (or one suite) as CSV, Parquet, JSON or Markdown; nothing to export, or
+    Parquet (binary) without ``--output``, is a one-line error."""
+    if args.format == "parquet" and args.output is None:
+        raise StoreError("parquet is a binary format: give --output FILE")
     frame = load_results(store_root(args), args.suite)
+    if frame.empty:
+        which = f"of suite {args.suite!r} " if args.suite else ""
+        raise StoreError(f"no results {which}in the store {store_root(args)}")
     out = export_results(frame, args.format, args.output)
     if args.output is None:
-        sys.stdout.write(out if isinstance(out, str) else "")
+        sys.stdout.write(out)
 
 
 def report(args: argparse.Namespace) -> None:
-    """``ticketbench report SUITE``: tables, plots, claims and report.html under ``results/<suite>/``."""
-    from benchmark.report.html import write_report
-
+    """``ticketbench report SUITE``: tables, plots, claims and report.html under ``<cache>/reports/<suite>/`` (or
+    ``--out DIR/<suite>/``)."""
     suite = load_suite(args.suite)
+    target = report_dir(args, suite.name)
+    ensure_writable(target.parent, "the report folder", REPORT_HINT)
     frame = load_results(store_root(args), suite.name)
     if frame.empty:
         raise ReportError(f"no results of suite {suite.name!r} in {store_root(args)}: run it first")
-    path = write_report(frame, suite.name, Path(args.out or "results") / suite.name)
-    print(f"report: {path}")
+    print(f"report: {publish_report(frame, suite.name, target)}")
 
 
 def run(args: argparse.Namespace) -> int:
     """``ticketbench run SUITE``: every missing stage, then the main table and the report's path."""
     from benchmark.harness.estimate import describe_plan
     from benchmark.harness.plan import plan_suite
-    from benchmark.report.html import write_report
     from benchmark.report.tables import main_table
     from benchmark.store.export import markdown_table
 
@@ -192,16 +246,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     workers = 1 if args.executor == "inline" else args.workers
     threads = {"inline": args.torch_threads, "dask": 0}.get(args.executor, threads_per_worker(workers))
+    target = report_dir(args, suite.name)
+    check_writable(args, target)
     env = StageEnv(store_root(args), suite.name, args.data_dir, threads, device(args, suite.device))
-    ResultStore(env.store_root)  # fails in one line before any work when the store cannot be written
-    outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler))
+    ResultStore(env.store_root)  # a damaged store is one line before any work
+    outcome = run_suite(suite, env, make_executor(args.executor, workers, args.scheduler),
+                        data_check=args.scheduler is None)
     print(f"{suite.name}: {outcome.ran} stages run, {outcome.stored} already stored, {outcome.skipped} skipped, "
           f"{len(outcome.failures)} failed, in {outcome.seconds:.1f} s")
-    frame = load_results(env.store_root, suite.name)
-    print(markdown_table(main_table(frame)))
-    print(f"report: {write_report(frame, suite.name, Path(args.out or 'results') / suite.name)}")
     for failure in outcome.failures:
         print(f"ticketbench: failed: {failure}", file=sys.stderr)
+    frame = load_results(env.store_root, suite.name)
+    if not (frame["status"] == "ok").any():
+        print(f"ticketbench: error: no stage of suite {suite.name!r} succeeded: the report is not written",
+              file=sys.stderr)
+        return 1
+    print(markdown_table(main_table(frame)))
+    print(f"report: {publish_report(frame, suite.name, target)}")
     return 1 if outcome.failures else 0
 
 
@@ -210,7 +271,7 @@ def export(args: argparse.Namespace) -> None:
     from benchmark.compact import compact
     from benchmark.export.write import write_ticket
     from benchmark.harness.plan import plan_suite
-    from benchmark.store.artifacts import ArtifactDir
+    from benchmark.store.artifacts import ArtifactDir, checked
 
     suite = load_suite(args.suite)
     wanted = {"model": args.model, "dataset": args.dataset, "seed": args.seed}
@@ -224,7 +285,8 @@ def export(args: argparse.Namespace) -> None:
     spec = jobs[0].spec
     if spec.granularity != "neuron":
         raise ConfigError(f"only neuron tickets can be compacted; {args.method} prunes {spec.granularity}s")
-    mask = ArtifactDir(store_root(args)).load_tensors(jobs[0].hash, "prune.pt")["mask"]
+    root = store_root(args)
+    mask = checked(ResultStore(root), ArtifactDir(root), [jobs[0].hash]).load_tensors(jobs[0].hash, "prune.pt")["mask"]
     splits = load_data(spec.train, args.data_dir)
     model = get_trained(spec.train, splits).model
     shape = tuple(splits.test.input_shape)
@@ -236,3 +298,28 @@ def export(args: argparse.Namespace) -> None:
         print(f"written: {path}")
     print(f"{spec.train.model} {args.method} {jobs[0].point}: {count_parameters(model):,d} -> "
           f"{count_parameters(compacted.model):,d} parameters, widths {compacted.widths}")
+
+
+def store_check(args: argparse.Namespace) -> int:
+    """``ticketbench store check``: every row read and every artifact checked against its digest; what is damaged,
+    one line each (exit status 1), or that nothing is (0)."""
+    from benchmark.store.repair import check_store
+
+    root = store_root(args)
+    damaged = check_store(root)
+    for line in damaged:
+        print(line)
+    if damaged:
+        print(f"{len(damaged)} damaged; repair with: ticketbench store repair --store {root}")
+        return 1
+    print(f"store {root}: nothing damaged")
+    return 0
+
+
+def store_repair(args: argparse.Namespace) -> None:
+    """``ticketbench store repair``: salvage a damaged database and drop damaged rows, to be recomputed."""
+    from benchmark.store.repair import repair_store
+
+    root = store_root(args)
+    for line in repair_store(root) or [f"store {root}: nothing to repair"]:
+        print(line)

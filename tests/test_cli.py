@@ -87,7 +87,7 @@ def test_bad_input_is_one_line_before_any_work(run, args, message):
 def test_help_lists_each_flags_meaning(run):
     code, out, _ = run("score", "--help", common=False)
     assert code == 0
-    assert "{ce,margin}" in out and "SCIP time limit in seconds" in out and "data root" in out
+    assert "{ce,margin}" in out and "time limit in seconds" in out and "data root" in out
 
 
 def test_dry_run_lists_the_stages_and_estimates(run):

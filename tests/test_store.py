@@ -307,3 +307,74 @@ def test_export_errors_are_one_line(small_frame, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_parquet", no_engine)
     with pytest.raises(StoreError, match=r"^parquet export needs pyarrow: pip install pyarrow$"):
         export_results(small_frame, "parquet")
+
+
+OLD_SCHEMA = ("CREATE TABLE results (hash TEXT PRIMARY KEY, stage TEXT NOT NULL, created REAL NOT NULL, "
+              "wall_seconds REAL, status TEXT NOT NULL, record TEXT NOT NULL)",
+              "CREATE TABLE suite_members (suite TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (suite, hash))",
+              "PRAGMA journal_mode=WAL")
+
+
+def test_a_store_from_before_digests_is_read_without_being_written(tmp_path):
+    """Reading a store written before artifact digests (a committed one, say) leaves its file as it was; its first
+    write adds the digest table."""
+    with sqlite3.connect(tmp_path / "results.sqlite") as conn:
+        for statement in OLD_SCHEMA:
+            conn.execute(statement)
+        conn.execute("INSERT INTO results VALUES (?, 'train', 1.0, 2.0, 'ok', '{\"x\": 1}')", (stage_hash(1),))
+        conn.execute("INSERT INTO suite_members VALUES ('s', ?)", (stage_hash(1),))
+    before = (tmp_path / "results.sqlite").read_bytes()
+    store = ResultStore(tmp_path)
+    assert store.rows("s")[0]["record"] == {"x": 1} and store.digests() == {} and len(load_results(tmp_path)) == 1
+    assert (tmp_path / "results.sqlite").read_bytes() == before
+    store.put(stage_hash(2), "prune", {}, 1.0, digests={(stage_hash(2), "prune.pt"): "0" * 64})
+    assert ResultStore(tmp_path).digests() == {(stage_hash(2), "prune.pt"): {"sha256": "0" * 64,
+                                                                              "stage": stage_hash(2)}}
+
+
+def test_digests_are_stored_with_their_row_and_dropped_with_it(tmp_path):
+    store = ResultStore(tmp_path)
+    store.put(stage_hash(1), "prune", {}, 1.0, suites=["s"],
+              digests={(stage_hash(1), "prune.pt"): "a" * 64, (SHARED_HASH, "scores.pt"): "b" * 64})
+    store.put(stage_hash(2), "evaluate", {}, 1.0, suites=["s"])
+    assert store.digests([SHARED_HASH]) == {(SHARED_HASH, "scores.pt"): {"sha256": "b" * 64, "stage": stage_hash(1)}}
+    store.drop([stage_hash(1)])
+    assert store.hashes() == [stage_hash(2)] and store.digests() == {}
+    store.put(stage_hash(1), "prune", {}, 1.0)
+    assert store.hashes("s") == [stage_hash(1), stage_hash(2)]  # its suites apply again once it is recomputed
+
+
+def test_an_artifact_is_checked_against_its_digest_on_every_read(artifacts):
+    from benchmark.store import DamagedArtifact
+    from benchmark.store.files import sha256
+
+    path = artifacts.save_json(stage_hash(1), "stats.json", {"nodes": 3})
+    digests = {(stage_hash(1), "stats.json"): sha256(path.read_bytes())}
+    assert artifacts.files([stage_hash(1)], digests) == {(stage_hash(1), "stats.json"): path.read_bytes()}
+    path.write_bytes(path.read_bytes().replace(b"3", b"4"))
+    with pytest.raises(DamagedArtifact, match=f"^damaged artifact {path} \\(its sha256 differs"):
+        artifacts.files([stage_hash(1)], digests)
+    path.unlink()
+    with pytest.raises(DamagedArtifact, match=f"^damaged artifact {path} \\(missing\\)$"):
+        artifacts.files([stage_hash(1)], digests)
+    artifacts.put_bytes(stage_hash(1), "prune.pt", b"not a zip archive")  # stored before digests: unchecked
+    with pytest.raises(DamagedArtifact, match=f"^damaged artifact {artifacts.path(stage_hash(1), 'prune.pt')} "
+                                              "\\(cannot be read: "):
+        artifacts.load_tensors(stage_hash(1), "prune.pt")
+
+
+def test_an_export_on_a_full_disk_is_one_line_and_keeps_the_old_file(small_frame, tmp_path, monkeypatch):
+    import errno
+
+    from benchmark.store import WriteError
+
+    export_results(small_frame, "csv", tmp_path / "r.csv")
+    before = (tmp_path / "r.csv").read_bytes()
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(WriteError, match=f"^cannot write the export {tmp_path / 'r.csv'}: no space left on device$"):
+        export_results(small_frame.iloc[:1], "csv", tmp_path / "r.csv")
+    assert (tmp_path / "r.csv").read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["r.csv"]

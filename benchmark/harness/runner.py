@@ -3,15 +3,22 @@
 A stage runs only when its row is missing (or failed before), so a re-run skips everything done and a run
 killed at any moment resumes with nothing lost and nothing duplicated. The driver (this module) is the store's
 only reader and writer: it hands each stage the records and artifact files it needs and stores what the stage
-returns, its artifacts first and then its row, so workers need no access to the store (nor a file system they
-could share it on). A failing stage is stored with status ``failed`` and its message and nothing else, the
-stages that need it are skipped, every other stage still runs, and the run ends with one line per failure.
+returns, its artifacts first and then its row with their digests, so workers need no access to the store (nor a
+file system they could share it on). A failing stage is stored with status ``failed`` and its message and nothing
+else, the stages that need it are skipped, every other stage still runs, and the run ends with one line per
+failure.
+
+Nothing damaged is used: before any stage, every artifact the stored stages made or read is checked against the
+digest stored with its row, and a damaged one is named in one line, deleted, and recomputed by its stage together
+with every stage that depends on it; the datasets the stages need are read once, so a damaged file stops the run
+before any stage. A full disk or an unwritable store stops the run at once (:class:`~benchmark.store.WriteError`).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
@@ -19,8 +26,13 @@ from tqdm.auto import tqdm
 from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.stages import StageEnv, StageInputs, StageResult, execute, score_key, source_config
 from benchmark.harness.suites import Suite
-from benchmark.store.artifacts import ArtifactDir, MemoryArtifacts
+from benchmark.store import DamagedArtifact, DamagedStore, WriteError
+from benchmark.store.artifacts import ArtifactDir, checked
 from benchmark.store.db import ResultStore
+from benchmark.store.files import sha256
+from datasets import get_spec, resolve_data_root
+
+FATAL = (WriteError, DamagedStore)  # what every later stage would meet too: the run stops
 
 
 @dataclass
@@ -42,19 +54,70 @@ def describe(job: Job) -> str:
     return f"{job.kind} {job.method}{point} ({config.model}/{config.dataset} seed {config.seed})"
 
 
+def reads(job: Job) -> list[str]:
+    """The results whose artifacts ``job`` reads: the stages it needs, and a prune's shared scores."""
+    return [*job.needs, *([score_key(job.spec)] if job.kind == "prune" else [])]
+
+
 def gather(job: Job, store: ResultStore, artifacts: ArtifactDir) -> StageInputs:
     """What ``job`` reads of the store: the records of the stages it needs, and their artifact files (and a prune's
-    shared scores), as bytes."""
-    records = {need: store.get(need)["record"] for need in job.needs}
-    shared = [score_key(job.spec)] if job.kind == "prune" else []
-    return StageInputs(records, MemoryArtifacts(artifacts.files([*job.needs, *shared])))
+    shared scores), as bytes, each checked against its digest."""
+    return StageInputs({need: store.get(need)["record"] for need in job.needs}, checked(store, artifacts, reads(job)))
 
 
 def keep(store: ResultStore, artifacts: ArtifactDir, env: StageEnv, job: Job, result: StageResult) -> None:
-    """Store a finished stage: each of its artifacts atomically, then its row."""
+    """Store a finished stage: each of its artifacts atomically, then its row with their digests."""
     for (owner, name), data in result.artifacts.items():
         artifacts.put_bytes(owner, name, data)
-    store.put(job.hash, job.kind, result.record, result.wall, suites=(env.suite,))
+    store.put(job.hash, job.kind, result.record, result.wall, suites=(env.suite,),
+              digests={key: sha256(data) for key, data in result.artifacts.items()})
+
+
+def dependants(jobs: dict[str, Job], roots: set[str]) -> set[str]:
+    """``roots`` and every planned stage that needs one of them, directly or not (``jobs`` in plan order)."""
+    found = set(roots)
+    for h, job in jobs.items():
+        if any(need in found for need in job.needs):
+            found.add(h)
+    return found
+
+
+def recompute_damaged(jobs: dict[str, Job], done: set[str], store: ResultStore, artifacts: ArtifactDir) -> set[str]:
+    """Check every artifact that the stored stages of the plan made or read against its digest. Name each damaged
+    one in a line and delete it, drop the row that stored it and the rows of every planned stage that read it or
+    depends on one that did; return the planned stages so dropped, which the run recomputes."""
+    readers: dict[str, set[str]] = {}
+    for h, job in jobs.items():
+        for owner in reads(job):
+            readers.setdefault(owner, set()).add(h)
+    damaged = []
+    for (owner, name), entry in store.digests().items():
+        if entry["stage"] in done or owner in readers:
+            try:
+                artifacts.check(owner, name, entry["sha256"])
+            except DamagedArtifact as error:
+                damaged.append((error, entry["stage"]))
+    stale = dependants(jobs, {h for error, stage in damaged for h in {stage, *readers.get(error.owner, ())}})
+    for error, stage in damaged:
+        target = describe(jobs[stage]) if stage in jobs else f"stage {stage}"
+        print(f"ticketbench: {error}; recomputing {target} and what depends on it", file=sys.stderr, flush=True)
+        artifacts.remove(error.owner, error.name)
+    if damaged:
+        store.drop(stale | {stage for _, stage in damaged})
+    return stale
+
+
+def check_data(jobs: Iterable[Job], data_dir: str | None) -> None:
+    """Read every dataset ``jobs`` train or evaluate on (downloading what is missing, as a stage would), so that a
+    missing or damaged file stops the run in one line before any stage."""
+    names = set()
+    for job in jobs:
+        names.add(source_config(job).dataset)
+        if job.kind == "transfer":
+            names.add(job.spec.target.dataset)
+    root = resolve_data_root(data_dir)
+    for name in sorted(names):
+        get_spec(name).read(root)
 
 
 def _fail(store: ResultStore, env: StageEnv, job: Job, error: BaseException) -> str:
@@ -66,54 +129,102 @@ def _fail(store: ResultStore, env: StageEnv, job: Job, error: BaseException) -> 
     return f"{describe(job)} [{job.hash}]: {message}"
 
 
-def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = None) -> RunReport:
-    """Run every missing stage of ``suite`` on ``executor``; returns what happened."""
-    start = time.perf_counter()
-    jobs = {job.hash: job for job in plan_suite(suite)}
-    store, artifacts = ResultStore(env.store_root), ArtifactDir(env.store_root)
-    artifacts.sweep_orphans()  # what a killed earlier run was writing
-    statuses = store.statuses()
-    done = {h for h in jobs if statuses.get(h) == "ok"}
-    store.add_to_suite(suite.name, done)
-    report = RunReport(planned=len(jobs), stored=len(done))
-    waiting = {h: job for h, job in jobs.items() if h not in done}
-    running, blocked = {}, set()
-    interactive = sys.stderr.isatty() if progress is None else progress
-    bar = tqdm(total=len(waiting), desc=suite.name, unit="stage", disable=not interactive, dynamic_ncols=True)
+def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = None,
+              data_check: bool = True) -> RunReport:
+    """Run every missing stage of ``suite`` on ``executor``; returns what happened. ``data_check`` False leaves
+    the datasets to the workers (a remote cluster's, which the driver may not see)."""
     try:
-        while waiting or running:
-            for h, job in list(waiting.items()):
-                if any(need in blocked for need in job.needs):
-                    blocked.add(h)
-                    report.skipped += 1
-                    del waiting[h]
-                elif all(need in done for need in job.needs):
-                    bar.set_postfix_str(describe(job), refresh=True)
-                    running[executor.submit(execute, job, env, gather(job, store, artifacts))] = job
-                    del waiting[h]
-            if not running:
-                break
-            finished, _ = executor.wait_any(running)
-            for future in finished:
-                job = running.pop(future)
-                try:
-                    result = future.result()
-                    keep(store, artifacts, env, job, result)
-                    done.add(job.hash)
-                    report.ran += 1
-                    line = f"done  {describe(job)} in {result.wall:.1f} s"
-                except Exception as error:  # a stage's failure (or its storing's): stored, reported, the rest goes on
-                    blocked.add(job.hash)
-                    report.failures.append(_fail(store, env, job, error))
-                    line = f"FAILED {report.failures[-1]}"
-                bar.update(1)
-                finished_count = report.ran + len(report.failures)
-                if not interactive:
-                    print(f"[{finished_count}/{len(jobs) - report.stored}] {line}", flush=True)
-                elif line.startswith("FAILED"):
-                    bar.write(line)
+        return Driver(suite, env, executor, progress, data_check).run()
     finally:
-        bar.close()
         executor.close()
-    report.seconds = time.perf_counter() - start
-    return report
+
+
+class Driver:
+    """One run of a suite: what is done, waiting, running and blocked, and the stores it writes."""
+
+    def __init__(self, suite: Suite, env: StageEnv, executor, progress: bool | None, data_check: bool):
+        self.start = time.perf_counter()
+        self.env, self.executor = env, executor
+        self.jobs = {job.hash: job for job in plan_suite(suite)}
+        self.store, self.artifacts = ResultStore(env.store_root), ArtifactDir(env.store_root)
+        self.artifacts.sweep_orphans()  # what a killed earlier run was writing
+        statuses = self.store.statuses()
+        self.done = {h for h in self.jobs if statuses.get(h) == "ok"}
+        self.done -= recompute_damaged(self.jobs, self.done, self.store, self.artifacts)
+        self.waiting = {h: job for h, job in self.jobs.items() if h not in self.done}
+        if data_check:
+            check_data(self.waiting.values(), env.data_dir)
+        self.store.add_to_suite(suite.name, self.done)
+        self.report = RunReport(planned=len(self.jobs), stored=len(self.done))
+        self.running, self.blocked, self.damaged = {}, set(), []
+        self.interactive = sys.stderr.isatty() if progress is None else progress
+        self.bar = tqdm(total=len(self.waiting), desc=suite.name, unit="stage", disable=not self.interactive,
+                        dynamic_ncols=True)
+
+    def run(self) -> RunReport:
+        """Submit every stage whose inputs are done, store each as it finishes, until nothing is left."""
+        try:
+            while self.waiting or self.running:
+                self.submit_ready()
+                if not self.running:
+                    break
+                finished, _ = self.executor.wait_any(self.running)
+                for future in finished:
+                    self.collect(future)
+        finally:
+            self.bar.close()
+        for error in self.damaged:  # unchecked artifacts found unreadable: recomputed by the next run
+            self.artifacts.remove(error.owner, error.name)
+            self.store.drop([error.owner, *(entry["stage"] for entry in self.store.digests([error.owner]).values())])
+        self.report.seconds = time.perf_counter() - self.start
+        return self.report
+
+    def submit_ready(self) -> None:
+        """Skip the waiting stages that need a failed one; submit those whose inputs are all done."""
+        for h, job in list(self.waiting.items()):
+            if any(need in self.blocked for need in job.needs):
+                self.blocked.add(h)
+                self.report.skipped += 1
+                del self.waiting[h]
+            elif all(need in self.done for need in job.needs):
+                del self.waiting[h]
+                self.bar.set_postfix_str(describe(job), refresh=True)
+                try:
+                    inputs = gather(job, self.store, self.artifacts)
+                except DamagedArtifact as error:  # damaged since the check at the start
+                    self.say(self.fail(job, error))
+                    continue
+                self.running[self.executor.submit(execute, job, self.env, inputs)] = job
+
+    def collect(self, future) -> None:
+        """Store a finished stage, or its failure; a full disk or a damaged store stops the run."""
+        job = self.running.pop(future)
+        try:
+            result = future.result()
+            keep(self.store, self.artifacts, self.env, job, result)
+        except FATAL:
+            raise
+        except Exception as error:  # a stage's failure (or its storing's): stored, reported, the rest goes on
+            line = self.fail(job, error)
+        else:
+            self.done.add(job.hash)
+            self.report.ran += 1
+            line = f"done  {describe(job)} in {result.wall:.1f} s"
+        self.bar.update(1)
+        self.say(line, count=True)
+
+    def fail(self, job: Job, error: Exception) -> str:
+        """Store ``job`` as failed and block what needs it; returns the progress line."""
+        self.blocked.add(job.hash)
+        if isinstance(error, DamagedArtifact):
+            self.damaged.append(error)
+        self.report.failures.append(_fail(self.store, self.env, job, error))
+        return f"FAILED {self.report.failures[-1]}"
+
+    def say(self, line: str, count: bool = False) -> None:
+        """A progress line: on stdout without a terminal (numbered with ``count``), else failures above the bar."""
+        if not self.interactive:
+            finished = self.report.ran + len(self.report.failures)
+            print(f"[{finished}/{len(self.jobs) - self.report.stored}] {line}" if count else line, flush=True)
+        elif line.startswith("FAILED"):
+            self.bar.write(line)

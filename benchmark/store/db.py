@@ -2,11 +2,16 @@
 
 The database runs in WAL mode, so readers never block the writer. Every write is one ``BEGIN IMMEDIATE``
 transaction on a fresh connection; a writer waits for the lock (busy timeout) and, should SQLite still report
-the database busy, retries with a growing random back-off. A crash therefore never leaves half a result.
+the database busy, retries with a growing random back-off. A crash therefore never leaves half a result, and a
+full disk rolls the transaction back. Each row carries the sha256 of every artifact its stage stored (table
+``artifacts``; rows stored before digests were kept have none, and are read unchecked). A full disk or a
+read-only store is a :class:`~benchmark.store.WriteError`, a damaged file a :class:`~benchmark.store.DamagedStore`
+naming the command that repairs it, each one line.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import sqlite3
@@ -16,15 +21,22 @@ from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
-from benchmark.store import StoreError, check_hash
+from benchmark.store import DamagedStore, StoreError, check_hash
+from benchmark.store.files import write_error
 
 RESERVED_KEYS = ("hash", "stage", "status", "wall_seconds", "created")
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS results (hash TEXT PRIMARY KEY, stage TEXT NOT NULL, created REAL NOT NULL, "
     "wall_seconds REAL, status TEXT NOT NULL, record TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS suite_members (suite TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (suite, hash))",
+    "CREATE TABLE IF NOT EXISTS artifacts (owner TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, "
+    "stage TEXT NOT NULL, PRIMARY KEY (owner, name))",
 )
+TABLES = ("results", "suite_members", "artifacts")
+STORE_HINT = "give --store a writable directory"
+DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # SQLite's codes for a damaged file
 T = TypeVar("T")
+Digests = dict[tuple[str, str], str]  # artifact sha256 by (owner hash, name)
 
 
 def to_json(record: dict) -> str:
@@ -40,6 +52,11 @@ def to_json(record: dict) -> str:
     return json.dumps(record, sort_keys=True, default=plain)
 
 
+def code(error: sqlite3.Error) -> int:
+    """SQLite's primary result code of ``error`` (0 for an error raised by Python's sqlite3 module itself)."""
+    return (error.sqlite_errorcode or 0) & 0xFF
+
+
 def check_suite(name: str) -> str:
     """Return ``name`` if it can name a suite (a non-empty string), else raise :class:`StoreError`."""
     if not isinstance(name, str) or not name:
@@ -51,15 +68,23 @@ class ResultStore:
     """The table of stage results under ``root/results.sqlite`` (created on first use)."""
 
     def __init__(self, root: Path, busy_timeout: float = 60.0, attempts: int = 8):
-        self.path = Path(root) / "results.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root)
+        self.path = self.root / "results.sqlite"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise write_error("the results store", self.root, error, STORE_HINT) from None
         self.busy_timeout = busy_timeout
         self.attempts = attempts
-        self._write(lambda conn: [conn.execute(statement) for statement in SCHEMA])
+        self.tables = {row["name"] for row in self._read("SELECT name FROM sqlite_master WHERE type = 'table'", (),
+                                                         False)}
+        if "results" not in self.tables:  # a new store; one from before digests gets its table at its next write
+            self._write(lambda conn: None)
 
     def put(self, hash: str, stage: str, record: dict, wall_seconds: float, status: str = "ok",
-            suites: Iterable[str] = ()) -> None:
-        """Store one stage result and its suite memberships in one transaction.
+            suites: Iterable[str] = (), digests: Digests | None = None) -> None:
+        """Store one stage result, its suite memberships and the digests of the artifacts it stored (by owner
+        hash and name) in one transaction.
 
         Putting a hash again replaces its row (the latest result wins, so a retried failure is overwritten)
         and adds any new suites; it never duplicates a row.
@@ -70,10 +95,12 @@ class ResultStore:
             raise StoreError(f"record keys {', '.join(clash)} are reserved for the store's own columns")
         row = (hash, stage, time.time(), wall_seconds, status, to_json(record))
         members = [(check_suite(suite), hash) for suite in suites]
+        owned = [(check_hash(owner), name, digest, hash) for (owner, name), digest in (digests or {}).items()]
 
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)", row)
             conn.executemany("INSERT OR IGNORE INTO suite_members VALUES (?, ?)", members)
+            conn.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", owned)
 
         self._write(insert)
 
@@ -89,6 +116,44 @@ class ResultStore:
     def statuses(self) -> dict[str, str]:
         """The status of every stored result, by hash."""
         return {row["hash"]: row["status"] for row in self._read("SELECT hash, status FROM results", (), False)}
+
+    def digests(self, owners: Iterable[str] | None = None) -> dict[tuple[str, str], dict]:
+        """Every recorded artifact (or those of ``owners``), by (owner hash, name): ``{sha256, stage}``, the stage
+        being the result that stored it."""
+        if "artifacts" not in self.tables:  # a store from before digests, not written since
+            rows = []
+        elif owners is None:
+            rows = self._read("SELECT * FROM artifacts", (), False)
+        else:
+            wanted = list(dict.fromkeys(owners))
+            rows = self._read(f"SELECT * FROM artifacts WHERE owner IN ({','.join('?' * len(wanted))})", wanted, False)
+        return {(row["owner"], row["name"]): {"sha256": row["sha256"], "stage": row["stage"]} for row in rows}
+
+    def drop(self, hashes: Iterable[str]) -> None:
+        """Delete the rows ``hashes`` and the digests of the artifacts they stored, so that they are recomputed;
+        their suite memberships stay, and apply again once they are."""
+        doomed = [(check_hash(h),) for h in hashes]
+
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM results WHERE hash = ?", doomed)
+            conn.executemany("DELETE FROM artifacts WHERE stage = ?", doomed)
+
+        self._write(delete)
+
+    def restore(self, tables: dict[str, list[tuple]]) -> None:
+        """Insert rows as they were, by table (:data:`TABLES`), in one transaction: a repair's salvage."""
+
+        def insert(conn: sqlite3.Connection) -> None:
+            for table, rows in tables.items():
+                if rows:
+                    conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
+
+        self._write(insert)
+
+    def integrity(self) -> list[str]:
+        """SQLite's ``PRAGMA integrity_check``: what is wrong with the file, one message each (none if sound)."""
+        messages = [row["integrity_check"] for row in self._read("PRAGMA integrity_check", (), False)]
+        return [] if messages == ["ok"] else messages
 
     def add_to_suite(self, suite: str, hashes: Iterable[str]) -> None:
         """Add stored results to ``suite``; an unknown hash is a :class:`StoreError` and adds nothing."""
@@ -111,9 +176,10 @@ class ResultStore:
         """Sorted hashes of every stored result, or of those in ``suite``."""
         return sorted(row["hash"] for row in self._select("hash", suite, parse=False))
 
-    def rows(self, suite: str | None = None) -> list[dict]:
-        """Every stored row (as :meth:`get` returns it), or those in ``suite``, oldest first."""
-        return self._select("*", suite, parse=True)
+    def rows(self, suite: str | None = None, parse: bool = True) -> list[dict]:
+        """Every stored row (as :meth:`get` returns it), or those in ``suite``, oldest first; with ``parse``
+        False, each record is left as its JSON text."""
+        return self._select("*", suite, parse=parse)
 
     def _select(self, columns: str, suite: str | None, parse: bool) -> list[dict]:
         if suite is None:
@@ -132,7 +198,10 @@ class ResultStore:
             with closing(self._connect()) as conn:
                 rows = [dict(row) for row in conn.execute(sql, params)]
             for row in rows if parse else ():
-                row["record"] = json.loads(row["record"])
+                try:
+                    row["record"] = json.loads(row["record"])
+                except (TypeError, ValueError):
+                    raise self._damaged(f"the record of row {row['hash']} is not JSON") from None
             return rows
 
         return self._retry(query)
@@ -142,10 +211,14 @@ class ResultStore:
             with closing(self._connect()) as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    for statement in SCHEMA if not set(TABLES) <= self.tables else ():
+                        conn.execute(statement)
                     result = change(conn)
                     conn.execute("COMMIT")
+                    self.tables |= set(TABLES)
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # SQLite has already rolled back after a full disk
+                        conn.execute("ROLLBACK")
                     raise
                 return result
 
@@ -158,7 +231,26 @@ class ResultStore:
                 return operation()
             except sqlite3.OperationalError as error:
                 attempt += 1
-                busy = "locked" in str(error) or "busy" in str(error)
+                busy = code(error) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
                 if not busy or attempt >= self.attempts:
-                    raise StoreError(f"results database {self.path}: {error}") from error
+                    raise self._error(error) from None
                 time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
+            except sqlite3.DatabaseError as error:  # a constraint's IntegrityError is the caller's to handle
+                if code(error) not in DAMAGED:
+                    raise
+                raise self._error(error) from None
+
+    def _error(self, error: sqlite3.DatabaseError) -> StoreError:
+        """A one-line error for what SQLite reported: a full disk or an unwritable store, a damaged file, or
+        SQLite's own message."""
+        if code(error) == sqlite3.SQLITE_FULL:
+            return write_error("the results store", self.path, OSError(errno.ENOSPC, "full"), STORE_HINT)
+        if code(error) in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            return write_error("the results store", self.path, str(error), STORE_HINT)
+        if code(error) in DAMAGED:
+            return self._damaged(str(error))
+        return StoreError(f"results database {self.path}: {error}")
+
+    def _damaged(self, reason: str) -> DamagedStore:
+        return DamagedStore(f"the results store {self.path} is damaged ({reason}); repair it with: "
+                            f"ticketbench store repair --store {self.root}")

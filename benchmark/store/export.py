@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.store import StoreError
+from benchmark.store.files import atomic_write
 
 FORMATS = ("csv", "parquet", "json", "markdown")
 
@@ -23,7 +24,8 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def export_results(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> str | bytes:
-    """Return ``frame`` in format ``fmt`` (bytes for Parquet, text otherwise), also written to ``path`` if given.
+    """Return ``frame`` in format ``fmt`` (bytes for Parquet, text otherwise), also written to ``path`` if given
+    (whole or not at all; a full disk or an unwritable place is a one-line :class:`~benchmark.store.WriteError`).
 
     JSON is a list of row objects with NaN as null. Parquet needs pyarrow (or fastparquet).
     """
@@ -43,5 +45,5 @@ def export_results(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> s
     else:
         raise StoreError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
     if path is not None:
-        Path(path).write_bytes(content if isinstance(content, bytes) else content.encode())
+        atomic_write(Path(path), content if isinstance(content, bytes) else content.encode(), "the export")
     return content
