@@ -15,7 +15,13 @@ from torch import nn
 
 from benchmark.cache import TrainedModel, get_trained
 from benchmark.config import TrainConfig
-from benchmark.masks import WeightMask, apply_weight_mask, neuron_sparsity, parameter_sparsity
+from benchmark.masks import (
+    WeightMask,
+    apply_weight_mask,
+    neuron_sparsity,
+    official_parameter_sparsity,
+    parameter_sparsity,
+)
 from benchmark.methods import PruneResult, ScoringContext, Target
 from benchmark.records import Evaluation
 from benchmark.training import evaluate, fit
@@ -72,11 +78,13 @@ def context(exp: Experiment, target: Target = Target(), granularity: str = "neur
 
 
 def removed(model: nn.Module, result: PruneResult) -> dict:
-    """What ``result``'s mask removes from ``model``: ``params_removed`` (dead outgoing weights included) and, for
-    a neuron mask, ``neurons_removed`` (fractions)."""
+    """What ``result``'s mask removes from ``model``, as fractions: ``params_removed`` (biases and dead outgoing
+    weights included) and, for a neuron mask, ``neurons_removed`` and ``params_removed_official`` (the official
+    code's count: the pruned units' incoming weights only)."""
     fractions = {"params_removed": parameter_sparsity(model, result.weight_mask)}
     if result.granularity == "neuron":
         fractions["neurons_removed"] = neuron_sparsity(result.mask)
+        fractions["params_removed_official"] = official_parameter_sparsity(model, result.mask)
     return fractions
 
 

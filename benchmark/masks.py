@@ -112,6 +112,15 @@ def parameter_sparsity(model: nn.Module, mask: WeightMask) -> float:
     return parameters_removed(model, mask) / sum(p.numel() for p in model.parameters())
 
 
+def official_parameter_sparsity(model: nn.Module, mask: NeuronMask) -> float:
+    """The official code's "% parameters removed" as a fraction: per pruned unit only its incoming weights (a
+    Linear row, ``in_features``; a Conv2d filter, ``C_in * k_h * k_w``) over all trainable parameters. Its bias,
+    its BatchNorm entries and the dead outgoing weights in the next layer are not counted (paper-notes 1.8)."""
+    layers = prunable_layers(model)
+    removed = sum(int((~keep).sum()) * layers[name].weight[0].numel() for name, keep in mask.items())
+    return removed / sum(p.numel() for p in model.parameters())
+
+
 def units_kept(mask: NeuronMask) -> dict[str, str]:
     """Per layer, ``"kept/total"`` for printing."""
     return {name: f"{int(m.sum())}/{m.numel()}" for name, m in mask.items()}

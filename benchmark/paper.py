@@ -37,8 +37,11 @@ PAPER_DEFAULTS: dict[str, DatasetDefaults] = {
     # RandomCrop(32, padding=4) + RandomHorizontalFlip on the training set (paper-notes 3.1)
     "cifar10": DatasetDefaults(**_SGD_NESTEROV, threshold_fc=0.3, threshold_conv=0.3, augment="crop-flip"),
 }
-# VGG-16 is trained with decoupled greedy learning (DGL), SGD lr 0.1, for its decoupled MIP (paper-notes 2, 3.3)
-MODEL_DEFAULTS: dict[str, dict] = {"vgg16": dict(training="dgl", lr=0.1)}
+# VGG-16 is trained with decoupled greedy learning (DGL) for its decoupled MIP, with SGD (Nesterov, momentum 0.9,
+# weight decay 5e-4) at lr 0.1 on every dataset: the notebook trains it so on CIFAR-10 and on the digit-set targets
+# of its transfers, whose dense references it trains with DGL too (paper-notes 2, 3.3, 3.5; notebook cells 83-94).
+# The whole optimiser is the model's, so a digit set's RMSprop never meets VGG-16's lr 0.1.
+MODEL_DEFAULTS: dict[str, dict] = {"vgg16": {**_SGD_NESTEROV, "lr": 0.1, "training": "dgl"}}
 CONV_MODELS = ("lenet5", "vgg16")
 
 
@@ -53,7 +56,7 @@ def dataset_defaults(dataset: str) -> DatasetDefaults:
 
 def training_defaults(model: str, dataset: str) -> dict:
     """The paper's training settings for ``model`` on ``dataset`` as TrainConfig fields: the dataset's optimiser
-    and augmentation, then the model's own settings (VGG-16: DGL, lr 0.1)."""
+    and augmentation, then the model's own settings (VGG-16: its own optimiser, SGD lr 0.1, and DGL)."""
     d = dataset_defaults(dataset)
     fields = dict(optimizer=d.optimizer, lr=d.lr, momentum=d.momentum, weight_decay=d.weight_decay,
                   nesterov=d.nesterov, augment=d.augment)

@@ -68,6 +68,7 @@ class Evaluation:
     pruned_accuracy: float  # the mask applied to the trained weights, no fine-tuning
     params_removed: float  # fraction of all parameters, the dead outgoing weights included
     neurons_removed: float | None = None  # fraction of prunable units (neuron-level masks only)
+    params_removed_official: float | None = None  # the official code's count: pruned units' incoming weights only
     finetuned_accuracy: float | None = None  # after fine-tuning the pruned weights, when asked
     retrained_accuracy: float | None = None  # the ticket retrained from its rewind point, when asked
 

@@ -19,7 +19,8 @@ from benchmark.training import fit
 
 @pytest.fixture(scope="module")
 def small_vgg(mnist_small):
-    config = TrainConfig.paper("vgg16", "mnist", epochs=30, width_divisor=8, optimizer="adam")
+    config = TrainConfig.paper("vgg16", "mnist", epochs=30, width_divisor=8, optimizer="adam", momentum=0.0,
+                               weight_decay=0.0, nesterov=False)  # Adam without VGG-16's SGD momentum and decay
     model = fit(config, mnist_small).model
     torch.manual_seed(0)
     heads = make_heads(model, (3, 32, 32), 10)

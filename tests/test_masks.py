@@ -5,7 +5,15 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from benchmark.masks import apply_weight_mask, neuron_to_weight_mask, parameter_sparsity, parameters_removed
+from benchmark.experiment import removed
+from benchmark.masks import (
+    apply_weight_mask,
+    neuron_to_weight_mask,
+    official_parameter_sparsity,
+    parameter_sparsity,
+    parameters_removed,
+)
+from benchmark.methods import PruneResult, Scores
 from benchmark.models import build_model
 
 
@@ -61,3 +69,26 @@ def test_score_levels_counts_units_at_zero_at_one_and_between_per_layer():
     levels = score_levels({"fc1": torch.tensor([0.0, 1e-9, 0.5, 1.0, 1 - 1e-9, 0.2]), "fc2": torch.tensor([1.0])})
     assert levels == {"fc1": {"zero": 2, "between": 2, "one": 2}, "fc2": {"zero": 0, "between": 0, "one": 1}}
     assert score_levels({"fc1": torch.tensor([0.5, 3.0])}) == {}  # magnitudes are not importance scores
+
+
+def test_the_official_rule_counts_only_the_pruned_units_incoming_weights():
+    """The official code's "% parameters removed" (paper-notes 1.8): a Linear unit's in_features, a filter's
+    C_in * k * k, over all parameters; no bias, no BatchNorm entry, no dead outgoing weight."""
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(2, 3)), ("relu1", nn.ReLU()), ("out", nn.Linear(3, 2))]))
+    assert official_parameter_sparsity(net, {"fc1": torch.tensor([True, False, True])}) == 2 / 17
+    lenet = build_model("lenet5", seed=0)
+    keep = torch.ones(16, dtype=torch.bool)
+    keep[[3, 7]] = False
+    assert official_parameter_sparsity(lenet, {"conv2": keep}) == 2 * 6 * 25 / 62006
+
+
+def test_the_official_figure_sits_beside_ours_in_the_record():
+    """Seed 0 of the H100 LeNet-5 CIFAR-10 run (results/paper-gpu): 12 fc1 and 20 fc2 units pruned. Official:
+    12 rows of 400 + 20 rows of 120 = 7,200 of 62,006. Ours adds their 32 biases, the 12 x 84 fc2 columns less the
+    12 x 20 already in pruned rows, and 20 x 10 output columns: 8,200."""
+    net = build_model("lenet5", seed=0)
+    mask = {"conv1": torch.ones(6, dtype=torch.bool), "conv2": torch.ones(16, dtype=torch.bool),
+            "fc1": torch.arange(120) >= 12, "fc2": torch.arange(84) >= 20}
+    result = PruneResult(Scores({}, "neuron"), mask, neuron_to_weight_mask(net, mask), {})
+    assert removed(net, result) == {"params_removed": 8200 / 62006, "neurons_removed": 32 / 226,
+                                    "params_removed_official": 7200 / 62006}

@@ -44,6 +44,15 @@ def test_the_tiny_plan_has_every_stage_once():
     (("mnist = [\"fashion-mnist\"]", "mnist = [\"cifar10\"]\n"), None),
     (("seeds = [0]\n", "seeds = [0]\ndevice = \"gpu\"\n"), "tiny.toml: device: 'gpu'; choose from: auto, cpu, cuda"),
     (("seeds = [0]\n", "seeds = [0]\ndevice = 1\n"), "tiny.toml: device: must be str, got 1"),
+    (("epochs = 2", "epochs = \"three\""), "tiny.toml: train.epochs: must be int, got 'three'"),
+    (("epochs = 2", "epochs = 2\n[train.fc3]\nlr = \"fast\""), "tiny.toml: train.fc3.lr: must be float, got 'fast'"),
+    (("seeds = [0]\n", "seeds = [0]\ndeviation = [\"typo\"]\n"), "tiny.toml: deviation: unknown key; choose from"),
+    (("seeds = [0]\n", "seeds = [0]\ndeviations = \"one\"\n"), "tiny.toml: deviations: must be list"),
+    (("seeds = [0]\n", "seeds = [0]\ndeviations = [\"a\\nb\"]\n"), "tiny.toml: deviations: each must be a one-line"),
+    (("retrain_epochs = 1", "retrain_epochs = \"all\""),
+     'tiny.toml: budget.retrain_epochs: must be epochs >= 0 or "full", got \'all\''),
+    (("finetune_epochs = 1", "finetune_epochs = -1"), "tiny.toml: budget.finetune_epochs: must be epochs >= 0, got -1"),
+    (("finetune_epochs = 1", "finetune_epoch = 1"), "tiny.toml: budget.finetune_epoch: unknown key"),
 ])
 def test_invalid_suites_are_one_line(edit, message):
     text = VALID.replace(*edit)
@@ -97,3 +106,75 @@ def test_a_suite_names_its_device_and_plans_the_same_stages_on_any(line, device)
     suite = parse_suite(VALID.replace("seeds = [0]\n", "seeds = [0]\n" + line), TINY)
     assert suite.device == device
     assert [job.hash for job in plan_suite(suite)] == [job.hash for job in _jobs(VALID)]
+
+
+@pytest.mark.parametrize("name", ["../smoke", "a/b", "a\\\\b", ".hidden", "a..b", "", "x" * 65, "two words", "tab\\t"])
+def test_a_suite_name_is_a_plain_name(name):
+    with pytest.raises(ConfigError) as info:
+        parse_suite(VALID.replace('name = "tiny"', f'name = "{name}"'), TINY)
+    assert str(info.value).startswith("tiny.toml: name: ") and "not a plain name" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_suite_file_may_take_a_presets_name_only_with_its_content(tmp_path):
+    """Else ``run`` would print the preset's rows and the store would mix two configurations under one name."""
+    impostor = tmp_path / "mine.toml"
+    impostor.write_text(VALID.replace('name = "tiny"', 'name = "smoke"'))
+    with pytest.raises(ConfigError) as info:
+        load_suite(str(impostor))
+    assert str(info.value).startswith("mine.toml: name: 'smoke' is a preset's name") and "\n" not in str(info.value)
+    copy = tmp_path / "copy.toml"
+    copy.write_text(available_suites()["smoke"].read_text() + "\n# my copy\n")
+    assert load_suite(str(copy)) == load_suite("smoke")
+
+
+def test_a_binary_file_is_not_a_suite(tmp_path):
+    binary = tmp_path / "model.pt"
+    binary.write_bytes(b"PK\x03\x04\xff\xfe\x00\x01" * 8)
+    with pytest.raises(ConfigError, match=r"^model.pt: not a suite file: byte 4 is not UTF-8 text$"):
+        load_suite(str(binary))
+
+
+def test_deviations_are_read_and_never_move_a_stage():
+    lines = ["3 epochs on a slice (paper: 30 on the full set)", "margin loss, exact binaries"]
+    text = VALID.replace("seeds = [0]\n", f"seeds = [0]\ndeviations = {lines!r}\n".replace("'", '"'))
+    suite = parse_suite(text, TINY)
+    assert suite.deviations == tuple(lines) and parse_suite(VALID, TINY).deviations == ()
+    assert [job.hash for job in plan_suite(suite)] == [job.hash for job in _jobs(VALID)]
+
+
+@pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
+def test_every_preset_names_its_deviations_from_the_paper(name):
+    deviations = load_suite(name).deviations
+    assert deviations and all(line.strip() and "\n" not in line for line in deviations)
+
+
+def test_a_full_retraining_budget_is_the_source_datasets_own_epochs():
+    text = VALID.replace("retrain_epochs = 1", 'retrain_epochs = "full"')
+    assert {job.spec.epochs for job in _jobs(text.replace("[budget]", "[train.mnist]\nepochs = 4\n\n[budget]"))
+            if job.kind == "retrain"} == {4}
+    full = parse_suite(text.replace("transfer_epochs = 1", 'transfer_epochs = "full"'), TINY).budget
+    assert (full.retrain_epochs, full.transfer_epochs) == (None, None)
+
+
+def test_the_paper_retrains_every_ticket_for_its_dense_nets_budget():
+    """LeNet-5 and the FC nets train 256 epochs on CIFAR-10: their tickets too, not the digit sets' 30."""
+    jobs = plan_suite(load_suite("paper"))
+    retrains = [job.spec for job in jobs if job.kind == "retrain"]
+    assert retrains and all(spec.epochs == spec.prune.train.epochs for spec in retrains)
+    assert {spec.epochs for spec in retrains if spec.prune.train.model == "lenet5"} == {30, 256}
+
+
+def test_the_paper_trains_vgg16_on_a_digit_set_with_vgg16s_own_sgd():
+    """The notebook trains VGG-16 on MNIST and Fashion-MNIST (its transfer targets) as on CIFAR-10: SGD lr 0.1,
+    Nesterov 0.9, weight decay 5e-4, 30 epochs; the dense reference with DGL. Never the digit sets' RMSprop."""
+    jobs = plan_suite(load_suite("paper"))
+    dense = {(job.spec.dataset, job.spec.seed): job.spec for job in jobs
+             if job.kind == "train" and job.spec.model == "vgg16" and job.spec.dataset != "cifar10"}
+    tickets = [job.spec for job in jobs if job.kind == "transfer" and job.spec.prune.train.model == "vgg16"]
+    assert len(dense) == 6 and tickets
+    for config in dense.values():
+        assert (config.optimizer, config.lr, config.momentum, config.nesterov, config.weight_decay, config.epochs,
+                config.augment, config.training) == ("sgd", 0.1, 0.9, True, 5e-4, 30, "none", "dgl")
+    for ticket in tickets:  # the ticket trains with its dense reference's config
+        assert ticket.target == dense[(ticket.target.dataset, ticket.target.seed)]

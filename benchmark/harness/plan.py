@@ -2,10 +2,11 @@
 
 Per (model, dataset, seed): the dense training; per method, option set and operating point a prune stage
 and an evaluation (no fine-tuning); at the primary points (or every point, with ``tickets_at = "all"``) the
-fine-tuned evaluation, the retrained ticket and, per target dataset, the transferred ticket with its random
-control. A baseline matched to another method gets one point per point of that method. The random control of
-a transferred mask is the ``random`` method matched to the same counts, transferred the same way; the plan
-adds those stages when the suite does not run them itself, and runs each once however many masks share it.
+fine-tuned evaluation, the retrained ticket (for the budget's epochs, or, with "full", for as long as its dense
+net trained) and, per target dataset, the transferred ticket with its random control. A baseline matched to
+another method gets one point per point of that method. The random control of a transferred mask is the
+``random`` method matched to the same counts, transferred the same way; the plan adds those stages when the suite
+does not run them itself, and runs each once however many masks share it.
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ class Planner:
         if budget.finetune_epochs:
             self.add(Job("evaluate", EvaluateSpec(spec, budget.finetune_epochs), (prune.hash,), spec.method, label,
                          prune.primary))
-        if budget.retrain_epochs:
-            self.add(Job("retrain", RetrainSpec(spec, budget.retrain_epochs), (prune.hash,), spec.method, label,
+        retrain_epochs = spec.train.epochs if budget.retrain_epochs is None else budget.retrain_epochs
+        if retrain_epochs:
+            self.add(Job("retrain", RetrainSpec(spec, retrain_epochs), (prune.hash,), spec.method, label,
                          prune.primary))
         for dataset in self.suite.transfer.get(spec.train.dataset, ()):
             dense = self.train(self.suite.train_config(spec.train.model, dataset, spec.train.seed))

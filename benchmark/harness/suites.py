@@ -4,15 +4,21 @@ A suite is read with ``tomllib`` into a frozen :class:`Suite` and checked before
 one line naming the file, the key and the valid choices. Preset suites ship in ``benchmark/harness/suites/``
 (``ticketbench list suites``); any other suite is a path. Keys::
 
-    name, description                 strings
+    name, description                 strings; the name is a plain name (letters, digits, '.', '_', '-', at most
+                                      64 characters, no leading dot, no '..'), and a preset's name belongs to the
+                                      preset: a suite file naming itself so must hold the preset's content
+    deviations                        ["...", ...]: one line per deliberate deviation from the paper or the
+                                      official code (shown beside the results; never part of any stage's hash)
     device                            "cpu" (default), "cuda", or "auto" (CUDA when torch sees a GPU); where
                                       training, evaluation and gradient-based scoring run (the MIP: on the CPU)
     models, datasets, seeds           lists (seeds: ints)
     only                              {model = [datasets]}: run a model on these datasets only (default: all)
     [train]                           TrainConfig fields on top of each dataset's paper defaults (epochs, ...);
     [train.NAME]                      the same for one dataset or model (model settings win)
-    [budget]                          finetune_epochs, retrain_epochs, transfer_epochs (default: the target
-                                      dataset's own training epochs, the paper's "full budget"),
+    [budget]                          finetune_epochs, retrain_epochs (default 0: none), transfer_epochs
+                                      (default "full"); "full" is the dataset's own training epochs (the
+                                      source's for retraining, the target's for transfer: the paper's "full
+                                      budget", as the dense net the ticket is compared with),
                                       tickets_at = "primary" | "all" (where fine-tuning, retraining and
                                       transfer run: the first operating point of each method, or every one)
     [transfer]                        source dataset = [target datasets]
@@ -26,7 +32,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +44,16 @@ from benchmark.errors import ConfigError
 from benchmark.methods import GRANULARITIES, available_methods, method_options
 from benchmark.models import MODELS
 from datasets import DATASETS, get_spec
+from datasets.errors import describe
 
 PRESETS = Path(__file__).parent / "suites"
 TICKETS_AT = ("primary", "all")
+KEYS = ("name", "description", "deviations", "device", "models", "datasets", "seeds", "only", "train", "budget",
+        "transfer", "methods")
+BUDGET_KEYS = ("finetune_epochs", "retrain_epochs", "transfer_epochs", "tickets_at")
+FULL = "full"  # a budget of the dataset's own training epochs
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+NAME_RULE = "letters, digits, '.', '_', '-', starting with a letter or digit, at most 64 characters, no '..'"
 
 
 @dataclass(frozen=True)
@@ -64,7 +79,7 @@ class Budget:
     """Epochs of the stages after pruning, and where the tickets are taken."""
 
     finetune_epochs: int = 0
-    retrain_epochs: int = 0
+    retrain_epochs: int | None = 0  # 0: no retraining; None: the source dataset's own training epochs
     transfer_epochs: int | None = None  # None: the target dataset's own training epochs
     tickets_at: str = "primary"
 
@@ -85,6 +100,7 @@ class Suite:
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)
     device: str = "cpu"  # auto, cpu or cuda (resolved when the suite runs; --device overrides it)
     path: Path = field(default=Path(), compare=False)
+    deviations: tuple[str, ...] = ()  # one line each: what deliberately differs from the paper / official code
 
     def train_config(self, model: str, dataset: str, seed: int) -> TrainConfig:
         """The dense training config of one (model, dataset, seed): global, then dataset, then model settings."""
@@ -162,10 +178,8 @@ def _method(reader: _Reader, name: str, table: dict, methods: dict) -> MethodPla
     where = f"methods.{name}"
     if name not in methods:
         raise reader.fail(where, f"unknown method {name!r}; choose from: {', '.join(methods)}")
-    known = {"options", "options_for", "sweep", "granularity", "scope", "thresholds", "sparsities", "match"}
-    for key in table:
-        if key not in known:
-            raise reader.fail(f"{where}.{key}", f"unknown key; choose from: {', '.join(sorted(known))}")
+    _known(reader, table, ("granularity", "match", "options", "options_for", "scope", "sparsities", "sweep",
+                           "thresholds"), where)
     method = methods[name]()
     options = reader.get(table, "options", dict, where, default={})
     sweep = reader.get(table, "sweep", dict, where, default={})
@@ -198,6 +212,67 @@ def _method(reader: _Reader, name: str, table: dict, methods: dict) -> MethodPla
     return plan
 
 
+def _known(reader: _Reader, table: dict, known, where: str = "") -> None:
+    """Refuse a key of ``table`` that is not in ``known`` (a misspelt key would otherwise be ignored)."""
+    for key in table:
+        if key not in known:
+            raise reader.fail(f"{where}.{key}" if where else key, f"unknown key; choose from: {', '.join(known)}")
+
+
+def _name(reader: _Reader, data: dict) -> str:
+    """The suite's name: a plain name, safe as a directory and as the store's key."""
+    name = reader.get(data, "name", str)
+    if not NAME.fullmatch(name) or ".." in name:
+        raise reader.fail("name", f"{name!r} is not a plain name: {NAME_RULE}")
+    return name
+
+
+def _deviations(reader: _Reader, data: dict) -> tuple[str, ...]:
+    """The suite's deliberate deviations from the paper, one non-empty line each."""
+    lines = tuple(reader.get(data, "deviations", list, default=[]))
+    for line in lines:
+        if not isinstance(line, str) or not line.strip() or "\n" in line:
+            raise reader.fail("deviations", f"each must be a one-line string, got {line!r}")
+    return lines
+
+
+def _train(reader: _Reader, data: dict) -> dict:
+    """The [train] table: TrainConfig fields of the right type, globally or per model or dataset."""
+    types = {k: v for k, v in typing.get_type_hints(TrainConfig).items() if k not in ("model", "dataset", "seed")}
+
+    def fields(table: dict, where: str) -> dict:
+        _known(reader, table, sorted(types), where)
+        return {key: reader.get(table, key, types[key], where) for key in table}
+
+    table = reader.get(data, "train", dict, default={})
+    scoped = {k: v for k, v in table.items() if isinstance(v, dict) and (k in MODELS or k in DATASETS)}
+    train = fields({k: v for k, v in table.items() if k not in scoped}, "train")
+    return {**train, **{key: fields(value, f"train.{key}") for key, value in scoped.items()}}
+
+
+def _epochs(reader: _Reader, table: dict, key: str, default: int | None, full: bool = True) -> int | None:
+    """A budget's epochs: a count >= 0 or, with ``full``, "full" (None: the dataset's own training epochs)."""
+    value = table.get(key, FULL if default is None else default)
+    if full and value == FULL:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        expected = 'epochs >= 0 or "full"' if full else "epochs >= 0"
+        raise reader.fail(f"budget.{key}", f"must be {expected}, got {value!r}")
+    return value
+
+
+def _budget(reader: _Reader, data: dict) -> Budget:
+    """The [budget] table: epochs of the stages after pruning, and where the tickets are taken."""
+    table = reader.get(data, "budget", dict, default={})
+    _known(reader, table, BUDGET_KEYS, "budget")
+    budget = Budget(_epochs(reader, table, "finetune_epochs", 0, full=False),
+                    _epochs(reader, table, "retrain_epochs", 0), _epochs(reader, table, "transfer_epochs", None),
+                    reader.get(table, "tickets_at", str, "budget", default="primary"))
+    if budget.tickets_at not in TICKETS_AT:
+        raise reader.fail("budget.tickets_at", f"{budget.tickets_at!r}; choose from: {', '.join(TICKETS_AT)}")
+    return budget
+
+
 def parse_suite(text: str, path: Path) -> Suite:
     """A validated :class:`Suite` from TOML ``text`` (``path`` names it in errors)."""
     reader = _Reader(path)
@@ -205,31 +280,19 @@ def parse_suite(text: str, path: Path) -> Suite:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    _known(reader, data, KEYS)
     methods = available_methods()
-    train = reader.get(data, "train", dict, default={})
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"model", "dataset", "seed"}
-    for key, value in train.items():
-        scoped = isinstance(value, dict) and (key in MODELS or key in DATASETS)
-        for inner in value if scoped else [key]:
-            if inner not in names:
-                raise reader.fail(f"train.{key}.{inner}" if scoped else f"train.{key}",
-                                  f"unknown key; choose from: {', '.join(sorted(names))}")
-    budget_table = reader.get(data, "budget", dict, default={})
-    budget = Budget(*(reader.get(budget_table, key, int, "budget", default=0) for key in
-                      ("finetune_epochs", "retrain_epochs")),
-                    reader.get(budget_table, "transfer_epochs", int, "budget", default=None),
-                    reader.get(budget_table, "tickets_at", str, "budget", default="primary"))
-    if budget.tickets_at not in TICKETS_AT:
-        raise reader.fail("budget.tickets_at", f"{budget.tickets_at!r}; choose from: {', '.join(TICKETS_AT)}")
+    train, budget = _train(reader, data), _budget(reader, data)
     suite_methods = reader.get(data, "methods", dict)
     plans = tuple(_method(reader, name, reader.get(suite_methods, name, dict, "methods"), methods)
                   for name in suite_methods)
     device = reader.get(data, "device", str, default="cpu")
     if device not in DEVICES:
         raise reader.fail("device", f"{device!r}; choose from: {', '.join(DEVICES)}")
-    suite = Suite(reader.get(data, "name", str), reader.get(data, "description", str, default=""),
+    suite = Suite(_name(reader, data), reader.get(data, "description", str, default=""),
                   reader.names(data, "models", list(MODELS)), reader.names(data, "datasets", list(DATASETS)),
-                  tuple(reader.get(data, "seeds", list)), train, budget, {}, plans, {}, device, path)
+                  tuple(reader.get(data, "seeds", list)), train, budget, {}, plans, {}, device, path,
+                  _deviations(reader, data))
     for seed in suite.seeds:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise reader.fail("seeds", f"must be integers, got {seed!r}")
@@ -261,10 +324,27 @@ def parse_suite(text: str, path: Path) -> Suite:
     return dataclasses.replace(suite, transfer=transfer, only=only)
 
 
+def read_suite(path: Path) -> Suite:
+    """The suite in the file at ``path``; a file that is not UTF-8 text, or cannot be read, is one line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name}: not a suite file: byte {exc.start} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"{path.name}: cannot be read: {describe(exc)}") from None
+    return parse_suite(text, path)
+
+
 def load_suite(name_or_path: str) -> Suite:
-    """A preset suite by name, or a suite file by path."""
+    """A preset suite by name, or a suite file by path. A file may carry a preset's name only with that preset's
+    content, so that a name always stands for one suite in the store."""
     presets = available_suites()
     path = presets.get(name_or_path) or Path(name_or_path)
     if not path.is_file():
         raise ConfigError(f"no suite {name_or_path!r}: not a preset ({', '.join(presets)}) nor a file")
-    return parse_suite(path.read_text(), path)
+    suite = read_suite(path)
+    preset = presets.get(suite.name)
+    if preset is not None and preset.resolve() != path.resolve() and suite != read_suite(preset):
+        raise ConfigError(f"{path.name}: name: {suite.name!r} is a preset's name but the content differs from "
+                          f"the preset's; rename the suite (the store keeps results by suite name)")
+    return suite
