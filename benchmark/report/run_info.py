@@ -9,6 +9,7 @@ options come from the prune rows' ``options.*`` columns, so a store made by othe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -32,7 +33,9 @@ def suite_facts(suite) -> list[tuple[str, str]]:
     """The suite's name, file, description, models, datasets, seeds, budgets and transfers."""
     budget = suite.budget
     transfer = "; ".join(f"{source} → {', '.join(targets)}" for source, targets in suite.transfer.items())
-    return [("suite", suite.name), ("file", str(suite.path) if str(suite.path) != "." else "–"),
+    path = Path(suite.path)
+    shown = "–" if str(path) == "." else str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+    return [("suite", suite.name), ("file", shown),
             ("description", suite.description or "–"), ("models", ", ".join(suite.models)),
             ("datasets", ", ".join(suite.datasets)), ("seeds", ", ".join(map(str, suite.seeds))),
             ("fine-tuning epochs", str(budget.finetune_epochs or "none")),
@@ -62,7 +65,7 @@ def method_options(frame: pd.DataFrame) -> pd.DataFrame:
     for method, group in prune.groupby("method", sort=False):
         values = {}
         for column in columns:
-            distinct = sorted({str(v) for v in group[column].dropna()})
+            distinct = sorted({f"{v:g}" if isinstance(v, float) else str(v) for v in group[column].dropna()})
             if distinct:
                 values[column.removeprefix("options.")] = " | ".join(distinct)
         points = ", ".join(sorted({str(p) for p in group["point"].dropna()}))
