@@ -23,7 +23,8 @@ from benchmark.report.claims import STATISTICS, Claim, evaluate_claims
 from benchmark.report.layers import layer_table
 from benchmark.report.plots import MIN_POINTS, short_curves, write_plots
 from benchmark.report.run_info import run_info
-from benchmark.report.tables import build_tables, markdown, write_tables
+from benchmark.report.tables import build_tables, write_tables
+from benchmark.store.export import markdown_table
 
 TITLES = {
     "table0_main": "Main table: Table 1 at each method's primary operating point (the suite's first τ or sparsity)",
@@ -104,7 +105,7 @@ def claims_markdown(claims: list[Claim]) -> str:
     for number, claim in enumerate(claims, 1):
         missing = f"\n\nMissing: {claim.gaps}." if claim.gaps else ""
         parts.append(f"## Claim {number}: {claim.statement}\n\n**{claim.verdict}**: {claim.rule}{missing}\n\n"
-                     + (markdown(claim.evidence) if not claim.evidence.empty else "No rows.\n"))
+                     + (markdown_table(claim.evidence, missing="–") if not claim.evidence.empty else "No rows.\n"))
     return "\n".join(parts)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.report.contract import KEYS, stage_rows
+from benchmark.store.export import markdown_table
 
 METHOD_ORDER = ("mip", "magnitude", "snip", "lottery", "random", "critical")
 POINT_KEYS = {"model": "Model", "dataset": "Dataset", "method": "Method", "point": "Point"}
@@ -113,11 +114,6 @@ def build_tables(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"table0_main": main_table(frame), "table1_pruning": table1(frame), "table2_transfer": table2(frame)}
 
 
-def markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``table`` (pandas with tabulate; cells printed as they are)."""
-    return table.to_markdown(index=False, tablefmt="github", disable_numparse=True, missingval="–") + "\n"
-
-
 def latex_table(table: pd.DataFrame) -> str:
     """A LaTeX ``tabular`` of ``table`` (needs jinja2), with ± and θ₀ as math."""
     latex = table.to_latex(index=False, escape=True, na_rep="–")
@@ -128,7 +124,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     """Write each table as ``<name>.md``, ``<name>.csv`` and ``<name>.tex`` under ``out_dir``; return the paths."""
     paths = []
     for name, table in tables.items():
-        for suffix, text in (("md", markdown(table)), ("csv", table.to_csv(index=False)),
+        for suffix, text in (("md", markdown_table(table, missing="–")), ("csv", table.to_csv(index=False)),
                              ("tex", latex_table(table))):
             paths.append(Path(out_dir) / f"{name}.{suffix}")
             paths[-1].write_text(text, encoding="utf-8")

@@ -12,15 +12,15 @@ from benchmark.store.files import atomic_write
 FORMATS = ("csv", "parquet", "json", "markdown")
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of ``frame`` (no index; NaN as an empty cell; ``|`` escaped)."""
+def markdown_table(frame: pd.DataFrame, missing: str = "") -> str:
+    """A GitHub-flavoured Markdown table of ``frame`` through pandas (no index; NaN as ``missing``; ``|`` escaped;
+    cells printed as they are, numbers not reformatted)."""
+    def cell(value):
+        if isinstance(value, str):
+            return value.replace("|", r"\|")
+        return missing if not isinstance(value, list | dict) and pd.isna(value) else value
 
-    def cell(value) -> str:
-        return "" if not isinstance(value, list | dict) and pd.isna(value) else str(value).replace("|", r"\|")
-
-    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |", "|" + "---|" * len(frame.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return frame.map(cell).to_markdown(index=False, tablefmt="github", disable_numparse=True) + "\n"
 
 
 def export_results(frame: pd.DataFrame, fmt: str, path: Path | None = None) -> str | bytes:
