@@ -11,20 +11,22 @@ from typing import ClassVar
 class SolverStats:
     """What one MIP solve (or a decoupled set of sub-MIPs, summed) reports."""
 
-    """Outcome: SCIP's status string (``optimal``, ``gaplimit``, ``timelimit``, ``nodelimit``, ...), the best
-    objective found, the proven bound and the relative gap between them."""
+    """Outcome: the status in SCIP's words (``optimal``, ``gaplimit``, ``timelimit``, ``nodelimit``, ...; from
+    Clarabel also ``optimal_inaccurate``), the best objective found, the proven bound and SCIP's relative gap
+    between them."""
     status: str
     primal_bound: float
     dual_bound: float
     gap: float
 
-    """Effort: branch-and-bound nodes, simplex iterations, and wall-clock seconds to solve and to build."""
+    """Effort: branch-and-bound nodes (0 for HiGHS and Clarabel), simplex or interior-point iterations, and
+    wall-clock seconds to solve and to build."""
     nodes: int
     lp_iterations: int
     solve_seconds: float
     build_seconds: float
 
-    """Size of the instance SCIP saw, and of the encoding: ReLU elements before and after stable units were
+    """Size of the instance the solver saw, and of the encoding: ReLU elements before and after stable units were
     left without an indicator (stable off / stable on), and rows the builder emitted."""
     variables: int
     binaries: int
@@ -35,20 +37,25 @@ class SolverStats:
     stable_active: int
     rows_emitted: int
 
-    """Software versions, so a result can be traced to the solver that produced it."""
-    scip_version: str
-    pyscipopt_version: str
-
-    """How the solution became a mask: whether SCIP accepted the dense network as a start, the pruning
-    threshold, the layers where the empty-layer guard kept one unit, and human-readable warnings."""
+    """How the solution became a mask: whether SCIP accepted the dense network as a start (the other solvers
+    take none), the pruning threshold, the layers where the empty-layer guard kept one unit, and human-readable
+    warnings."""
     dense_start_accepted: bool
     threshold: float
     empty_layer_guard: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
+    """Software, so a result can be traced to what produced it: the solver (``scip``, ``highs``, ``clarabel``;
+    records made before there was a choice are SCIP's) and its version, and SCIP's and PySCIPOpt's versions when
+    SCIP solved."""
+    solver: str = "scip"
+    solver_version: str = ""
+    scip_version: str = ""
+    pyscipopt_version: str = ""
+
     SUMMARY: ClassVar[tuple[str, ...]] = ("status", "gap", "nodes", "lp_iterations", "binaries",
                                           "binaries_before_stable_removal", "build_seconds", "solve_seconds",
-                                          "scip_version")  # what a one-screen report shows
+                                          "solver", "solver_version")  # what a one-screen report shows
 
     def as_dict(self) -> dict:
         """The fields as a plain, JSON-ready dict (tuples become lists)."""

@@ -40,6 +40,10 @@ class Mutant:
 
 
 MUTANTS = (
+    Mutant("Clarabel's exponential cone takes +t instead of z - t",
+           (("benchmark/mip/clarabel_cone.py", "[-np.ones(len(u)), np.ones(len(u)), -np.ones(len(u))]",
+             "[-np.ones(len(u)), -np.ones(len(u)), -np.ones(len(u))]"),),
+           ("tests/test_mip_solvers.py",)),
     Mutant("MIP score shift sign flipped: a + (1-s)U instead of a - (1-s)U",
            (("benchmark/mip/activations.py", "shifted = Affine(a.const - magnitude,",
              "shifted = Affine(a.const + magnitude,"),

@@ -101,7 +101,7 @@ model = build_model("vgg16", width_divisor=8, seed=0).eval()
 torch.manual_seed(0)
 block = blocks(model, make_heads(model, (3, 32, 32), 10).eval())[0]
 x, y = torch.rand(10, 3, 32, 32), torch.arange(10)
-config = MIPConfig(loss="ce", relaxed=True, n_samples=10, time_limit=60, nlp_heuristics={flag})
+config = MIPConfig(loss="ce", relaxed=True, n_samples=10, time_limit=60, nlp_heuristics={flag}, solver="scip")
 print(score_network(block.layers, x, y, config, 0.0).solver.status)
 """
 

@@ -72,6 +72,7 @@ def test_scores_mask_and_stats(trained_lenet, mip_batch):
     assert solver.variables > solver.binaries and solver.constraints > 0 and solver.rows_emitted > 0
     assert solver.build_seconds > 0 and solver.solve_seconds > 0
     assert solver.scip_version and solver.pyscipopt_version == pyscipopt.__version__
+    assert (solver.solver, solver.solver_version) == ("scip", solver.scip_version)
     assert solver.threshold == 0.2 and solver.empty_layer_guard == () and solver.warnings == ()
     assert sum(int(m.sum()) for m in result.mask.values()) < 226  # something is pruned
 
@@ -112,10 +113,10 @@ def test_empty_layer_guard_keeps_best_unit_and_is_recorded():
 def test_sum_largest_aggregation_matches_its_definition(trained_fc3, mip_batch):
     config = MIPConfig(loss="margin", aggregation="sum_largest")
     encoded, z = build_model(trained_fc3[1].model, *mip_batch, config)
-    m = encoded.builder.model
+    m, variables = encoded.builder.scip
     m.optimize()
     sol = m.getBestSol()
-    terms = [sum(sol[encoded.builder.vars[j]] - 2 for j in ids.tolist()) / len(ids) for ids in encoded.scores.values()]
+    terms = [sum(sol[variables[j]] - 2 for j in ids.tolist()) / len(ids) for ids in encoded.scores.values()]
     hinge = sum(sol[v] for v in m.getVars() if v.name.startswith("hinge")) / 10
     assert m.getObjVal() == pytest.approx(config.lam * hinge + max(terms), abs=1e-5)  # S=2: the larger term
 
@@ -150,9 +151,10 @@ def test_node_limit_keeps_the_incumbent_and_records_status():
 def test_solver_limits_and_seed_reach_scip():
     config = MIPConfig(loss="margin", time_limit=12.5, node_limit=7, gap=0.01, solver_seed=3)
     encoded, _ = build_model(_dead_neuron_net(), torch.rand(2, 2), torch.tensor([0, 1]), config)
-    params = encoded.builder.model.getParams()
+    params = encoded.builder.scip.model.getParams()
     assert (params["limits/time"], params["limits/nodes"], params["limits/gap"]) == (12.5, 7, 0.01)
     assert params["randomization/randomseedshift"] == 3
+    assert params["timing/clocktype"] == 1 and params["parallel/maxnthreads"] == 1  # CPU seconds, one thread
 
 
 def test_limit_hit_on_the_dense_start_warns_that_nothing_is_pruned():
@@ -173,12 +175,12 @@ def _two_samples():
 def test_infeasible_model_is_a_one_line_solver_error(trained_fc3, mip_batch):
     config = MIPConfig(loss="margin")
     encoded, _ = build_model(trained_fc3[1].model, *mip_batch, config)
-    first_score = encoded.builder.vars[encoded.scores["fc1"][0]]
-    encoded.builder.model.addCons(first_score >= 2.0)  # scores live in [0, 1]
+    model, variables = encoded.builder.scip
+    model.addCons(variables[encoded.scores["fc1"][0]] >= 2.0)  # scores live in [0, 1]
     from benchmark.mip.solve import solve
 
     with pytest.raises(SolverError, match="no feasible solution"):
-        solve(encoded.builder.model, config)
+        solve(encoded.builder.scip, config)
 
 
 @pytest.mark.parametrize("module,message", [
@@ -243,7 +245,8 @@ def test_config_defaults_help_texts_and_presets():
     assert "seconds" in helps["time_limit"] and "-1" in helps["node_limit"]
     assert {f.name: f.metadata.get("choices") for f in dataclasses.fields(MIPConfig) if "choices" in f.metadata} == {
         "loss": ("ce", "margin"), "aggregation": ("sum", "sum_largest"), "conv_normaliser": ("filters", "filters_k2"),
-        "bounds": ("dense", "pruned"), "block_bounds": ("network", "local")}
+        "bounds": ("dense", "pruned"), "block_bounds": ("network", "local"),
+        "solver": ("auto", "scip", "highs", "clarabel")}
 
 
 @pytest.mark.parametrize("model_name,dataset,expected,kept", [

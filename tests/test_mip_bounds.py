@@ -89,13 +89,13 @@ def test_self_check_passes_with_pruned_bounds(trained_fc3, trained_lenet, mip_ba
 def _status_with_scores_fixed(model, x, y, config: MIPConfig, mask: dict[str, torch.Tensor]) -> str:
     """SCIP's status for the OAMIP model with every score fixed to the 0/1 ``mask``."""
     encoded, _ = build_model(model, x, y, config)
-    builder = encoded.builder
+    model, variables = encoded.builder.scip
     for name, ids in encoded.scores.items():
         for j, keep in zip(ids.tolist(), mask[name].tolist()):
-            builder.model.chgVarLb(builder.vars[j], float(keep))
-            builder.model.chgVarUb(builder.vars[j], float(keep))
-    builder.model.optimize()
-    return builder.model.getStatus()
+            model.chgVarLb(variables[j], float(keep))
+            model.chgVarUb(variables[j], float(keep))
+    model.optimize()
+    return model.getStatus()
 
 
 def test_fc3_dense_bounds_refuse_the_mips_own_mask_and_pruned_bounds_accept_it(trained_fc3, mip_batch):

@@ -36,15 +36,15 @@ def _two_layer_net():
 def _solve_fixed(net, config: MIPConfig, fixed: dict[str, list[float]]):
     """Build the OAMIP model on X, fix every score to ``fixed``, optimise; returns (SCIP model, logits)."""
     encoded, z = build_model(net, X, Y, config)
-    builder = encoded.builder
+    model, variables = encoded.builder.scip
     for name, values in fixed.items():
         for j, value in zip(encoded.scores[name].tolist(), values):
-            builder.model.chgVarLb(builder.vars[j], value)
-            builder.model.chgVarUb(builder.vars[j], value)
-    builder.model.optimize()
-    assert builder.model.getStatus() == "optimal"
-    solution = builder.model.getBestSol()
-    return builder.model, np.array([[solution[builder.vars[j]] for j in row] for row in z.tolist()])
+            model.chgVarLb(variables[j], value)
+            model.chgVarUb(variables[j], value)
+    model.optimize()
+    assert model.getStatus() == "optimal"
+    solution = model.getBestSol()
+    return model, np.array([[solution[variables[j]] for j in row] for row in z.tolist()])
 
 
 def _scored_relu(layer: nn.Linear, x: torch.Tensor, s: list[float], eps: float) -> torch.Tensor:

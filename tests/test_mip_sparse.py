@@ -57,7 +57,7 @@ def sparse_route(monkeypatch):
 def test_the_sparse_route_reproduces_the_network(trained_lenet, mip_batch, sparse_route):
     model, x = trained_lenet[1].model, mip_batch[0][:2]
     encoded = encode_network(model, x, 1e-5, relaxed=False)
-    assert any(var.name.startswith("y_") for var in encoded.builder.vars)  # materialised variables were made
+    assert any(group.prefix == "y" for group in encoded.builder.instance.groups)  # materialised variables were made
     reference = model.double().eval()(x.double()).detach()
     model.float()
     for logits, expected in zip(encoded.logits, reference):  # the expressions, at the dense start

@@ -1,4 +1,4 @@
-"""The OAMIP neuron-importance MIP on SCIP.
+"""The OAMIP neuron-importance MIP: one recorded program, solved by SCIP, HiGHS or Clarabel (``MIPConfig.solver``).
 
 ``score(model, ctx)`` is the one call the harness and the baselines share (it is the ``mip`` method):
 a trained model plus a :class:`~benchmark.methods.ScoringContext` (batch, labels, ``options["mip_config"]``)

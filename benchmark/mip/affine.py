@@ -10,20 +10,22 @@ decoupled VGG-16 blocks, with thousands of unstable ReLUs per sample) they are m
 matrix; where that product would fill in (more than :data:`FILL_LIMIT` times the nonzeros), every input element
 with more than one term is first made a variable of its own (:meth:`Builder.materialise`), as in the official
 code's layer-by-layer encoding.
-The :class:`Builder` only emits a row where a constraint is not already implied by the variables' bounds, and
-folds single-variable rows into bounds.
+The :class:`Builder` only records a row where a constraint is not already implied by the variables' bounds, and
+folds single-variable rows into bounds; what it records is solver-neutral (:mod:`benchmark.mip.instance`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
-import pyscipopt as scip
 import torch
 from scipy import sparse
 
 from benchmark.errors import SolverError
+from benchmark.mip.instance import Instance, Rows
+from benchmark.mip.solve import ScipModel, emit
 
 TOL = 1e-9
 DENSE_LIMIT = 1 << 25  # input coefficient entries (basis x elements) a layer maps as a dense batch: 256 MB of
@@ -113,33 +115,25 @@ class Affine:
 
 
 class Builder:
-    """A SCIP model plus bound arrays for its variables, emitting rows in bulk from sparse coefficient blocks."""
+    """Records the program (:class:`~benchmark.mip.instance.Instance`) from sparse coefficient blocks, leaving out
+    what the variables' bounds already imply; :attr:`scip` is the recorded program as a SCIP model."""
 
     def __init__(self, name: str = "oamip"):
-        self.model = scip.Model(name)
-        self.model.hideOutput()
-        self.vars: list = []
-        self.lb = np.zeros(0)
-        self.ub = np.zeros(0)
-        self.start = np.zeros(0)  # a feasible point: the dense network itself (every score = 1)
-        self.n_rows = 0
+        self.instance = Instance(name)
+
+    @property
+    def start(self) -> np.ndarray:
+        """A feasible point: the dense network itself (every score = 1), by global variable id."""
+        return self.instance.start
 
     def add_vars(self, count: int, lb, ub, vtype: str = "C", prefix: str = "x", start=np.nan) -> np.ndarray:
         """Add ``count`` variables with the given (scalar or per-variable) bounds and values in the dense
         network's solution; returns their global ids."""
-        lb = np.broadcast_to(np.asarray(lb, dtype=float), (count,))
-        ub = np.broadcast_to(np.asarray(ub, dtype=float), (count,))
-        self.start = np.concatenate([self.start, np.broadcast_to(np.asarray(start, dtype=float), (count,))])
-        start = len(self.vars)
-        for k, (lo, hi) in enumerate(zip(lb.ravel().tolist(), ub.ravel().tolist())):
-            self.vars.append(self.model.addVar(f"{prefix}_{start + k}", vtype=vtype,
-                                               lb=None if lo == -np.inf else lo, ub=None if hi == np.inf else hi))
-        self.lb, self.ub = np.concatenate([self.lb, lb.ravel()]), np.concatenate([self.ub, ub.ravel()])
-        return np.arange(start, len(self.vars))
+        return self.instance.add_vars(count, lb, ub, vtype, prefix, start)
 
     def activity_range(self, coef: sparse.csr_array, basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Smallest and largest value of ``coef @ x[basis]`` over the variables' bounds, per row."""
-        lb, ub = self.lb[basis][coef.indices], self.ub[basis][coef.indices]
+        lb, ub = self.instance.lb[basis][coef.indices], self.instance.ub[basis][coef.indices]
         with np.errstate(invalid="ignore"):
             low = np.where(coef.data > 0, coef.data * lb, coef.data * ub)
             high = np.where(coef.data > 0, coef.data * ub, coef.data * lb)
@@ -165,22 +159,16 @@ class Builder:
         if single.any():
             self._tighten(coef[single], basis, lo[single], hi[single])
         many = np.flatnonzero(live & (nnz > 1))
-        self.emit_rows(coef[many], basis, lo[many], hi[many])
+        self.record_rows(coef[many], basis, lo[many], hi[many])
         bad = live & (nnz == 0) & ((lo > TOL) | (hi < -TOL))
         if bad.any():  # a constant that violates its own bound: keep it visible to the solver
-            self.add_row(scip.Expr(), lo[bad][0], hi[bad][0])
+            first = np.flatnonzero(bad)[:1]
+            self.record_rows(sparse.csr_array((1, len(basis))), basis, lo[first], hi[first])
 
-    def emit_rows(self, coef: sparse.csr_array, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-        """Add ``lo <= coef @ x[basis] <= hi`` for every row as it is, terms in column order.
-
-        Each row starts empty and takes its coefficients one by one, which is about three times as fast as
-        building a PySCIPOpt expression first and gives the same constraint."""
-        add = self.model.addCoefLinear
-        for r in range(coef.shape[0]):
-            terms = slice(coef.indptr[r], coef.indptr[r + 1])
-            row = self.add_row(scip.Expr(), lo[r], hi[r])
-            for c, j in zip(coef.data[terms].tolist(), basis[coef.indices[terms]].tolist()):
-                add(row, self.vars[j], c)
+    def record_rows(self, coef: sparse.csr_array, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Add ``lo <= coef @ x[basis] <= hi`` for every row as it is, terms in column order."""
+        self.instance.constraints.append(Rows(coef.indptr.copy(), basis[coef.indices], coef.data.copy(),
+                                              np.array(lo, dtype=float), np.array(hi, dtype=float)))
 
     def materialise(self, a: Affine) -> Affine:
         """``a`` with every element of more than one term replaced by a new variable equal to it (one equality
@@ -193,33 +181,21 @@ class Builder:
         start = a.value(self.start).reshape(-1).numpy()[many]
         ids = self.add_vars(len(many), const[many] + low, const[many] + high, prefix="y", start=start)
         equality = csr(sparse.hstack([coef[many], -sparse.identity(len(many))]))
-        self.emit_rows(equality, np.concatenate([a.basis, ids]), -const[many], -const[many])
+        self.record_rows(equality, np.concatenate([a.basis, ids]), -const[many], -const[many])
         keep = np.ones(len(const))
         keep[many] = 0.0
         kept = a.masked(torch.from_numpy(keep).view_as(a.const))
         return kept.extend(ids, one_hot(many, len(const)))
 
-    def try_start_solution(self) -> bool:
-        """Offer the dense network's solution to SCIP; True if SCIP accepted it as feasible."""
-        if not np.isfinite(self.start).all():
-            return False
-        solution = self.model.createSol()
-        for var, value in zip(self.vars, self.start.tolist()):
-            self.model.setSolVal(solution, var, value)
-        feasible = bool(self.model.checkSol(solution, printreason=False, original=True))
-        if feasible:
-            self.model.addSol(solution, free=True)
-        return feasible
+    @cached_property
+    def scip(self) -> ScipModel:
+        """The recorded program as a SCIP model, made on first use (record nothing after it)."""
+        return emit(self.instance)
 
-    def add_row(self, expr, lo: float, hi: float):
-        """Add ``lo <= expr <= hi`` (an infinite side is left out) as it is, with no implied-row check; returns
-        the constraint."""
-        self.n_rows += 1
-        if np.isfinite(lo) and np.isfinite(hi):
-            return self.model.addCons(lo <= (expr <= hi))
-        if np.isfinite(lo):
-            return self.model.addCons(expr >= lo)
-        return self.model.addCons(expr <= hi)
+    @property
+    def model(self):
+        """The SCIP model of :attr:`scip` (what the solver-work regression digests)."""
+        return self.scip.model
 
     def _tighten(self, coef: sparse.csr_array, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         c = coef.data[coef.indptr[:-1]]
@@ -229,16 +205,13 @@ class Builder:
             new_ub = np.where(c > 0, hi / c, lo / c)
         new_lb = np.nan_to_num(new_lb, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
         new_ub = np.nan_to_num(new_ub, nan=np.inf, posinf=np.inf, neginf=-np.inf)
-        np.maximum.at(self.lb, var, new_lb)
-        np.minimum.at(self.ub, var, new_ub)
+        bounds = self.instance
+        np.maximum.at(bounds.lb, var, new_lb)
+        np.minimum.at(bounds.ub, var, new_ub)
         for j in np.unique(var).tolist():
-            lb, ub = self.lb[j], self.ub[j]
+            lb, ub = bounds.lb[j], bounds.ub[j]
             if lb > ub + 1e-7:
-                raise SolverError(f"the MIP is infeasible: the constraints on {self.vars[j].name} need "
+                raise SolverError(f"the MIP is infeasible: the constraints on {bounds.var_name(j)} need "
                                   f"{lb:.6g} <= x <= {ub:.6g}")
             if lb > ub:  # equal within rounding
-                lb = ub = self.lb[j] = self.ub[j] = (lb + ub) / 2
-            if np.isfinite(lb):
-                self.model.chgVarLb(self.vars[j], lb)
-            if np.isfinite(ub):
-                self.model.chgVarUb(self.vars[j], ub)
+                bounds.lb[j] = bounds.ub[j] = (lb + ub) / 2

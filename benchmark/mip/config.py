@@ -20,6 +20,16 @@ AGGREGATIONS = ("sum", "sum_largest")
 CONV_NORMALISERS = ("filters", "filters_k2")
 BOUNDS = ("dense", "pruned")
 BLOCK_BOUNDS = ("network", "local")
+SOLVERS = ("auto", "scip", "highs", "clarabel")
+# the programs a config makes, and the solvers that run each; "auto" takes the first, the fastest measured on
+# LeNet-5 (results/solvers/mip_solvers_cpu.md)
+PROGRAM_SOLVERS = {
+    "mip": ("scip",),  # binary ReLU indicators: branch and bound
+    "lp": ("highs", "clarabel", "scip"),  # relaxed, margin loss: a linear program
+    "expcone": ("clarabel", "scip"),  # relaxed, ce loss: an exponential-cone program
+}
+PROGRAM_NAMES = {"mip": "the exact MIP (binary ReLU indicators)", "lp": "the relaxed margin LP",
+                 "expcone": "the relaxed ce exponential-cone program"}
 PRESETS = {
     "paper": {},
     "reference-code": {"aggregation": "sum_largest", "conv_normaliser": "filters_k2", "relaxed": True},
@@ -41,12 +51,15 @@ class MIPConfig:
     conv_normaliser: str = setting("filters", "n_l of a conv layer: 'filters' (C_out) or the reference code's "
                                                "'filters_k2' (C_out*k_h*k_w)", CONV_NORMALISERS)
     margin: float = setting(1.0, "hinge margin of the 'margin' loss, in logit units")
-    time_limit: float = setting(600.0, "SCIP time limit in seconds; on hitting it the best incumbent is used")
+    time_limit: float = setting(600.0, "solver time limit in seconds (CPU seconds for SCIP, wall-clock for HiGHS "
+                                        "and Clarabel); on hitting it SCIP's best incumbent is used")
     node_limit: int = setting(-1, "SCIP branch-and-bound node limit (-1: none); on hitting it the best "
                                    "incumbent is used")
-    gap: float = setting(1e-4, "relative optimality gap at which SCIP stops")
-    threads: int = setting(1, "SCIP threads; more than 1 uses the concurrent solver where the build has it")
-    solver_seed: int = setting(0, "SCIP random seed shift")
+    gap: float = setting(1e-4, "relative optimality gap at which SCIP stops (HiGHS and Clarabel solve to their own "
+                               "default tolerances)")
+    threads: int = setting(1, "solver threads; for SCIP more than 1 uses the concurrent solver where the build has "
+                              "it")
+    solver_seed: int = setting(0, "solver random seed: SCIP's seed shift, HiGHS's random_seed")
     bounds: str = setting("dense", "big-M interval bounds: 'dense' (of the unpruned network, as the official "
                                     "code; they pin hidden pre-activations near the dense ones) or 'pruned' "
                                     "(valid for every score in [0,1], more binaries)", BOUNDS)
@@ -62,11 +75,14 @@ class MIPConfig:
     nlp_heuristics: bool = setting(True, "run SCIP's Ipopt-based primal heuristics (subnlp, mpec, multistart, "
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
+    solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
+                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program), 'scip' "
+                                  "(any), 'highs' (relaxed margin only) or 'clarabel' (relaxed only)", SOLVERS)
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
                   (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"), (self.bounds, BOUNDS, "bounds"),
-                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds")]
+                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds"), (self.solver, SOLVERS, "solver")]
         for value, allowed, name in checks:
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
@@ -76,6 +92,22 @@ class MIPConfig:
             raise ConfigError(f"max_unstable must be 0 (no limit) or a count, got {self.max_unstable}")
         if self.node_limit < -1:
             raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
+        if self.solver != "auto" and self.solver not in PROGRAM_SOLVERS[self.program]:
+            raise ConfigError(f"solver {self.solver!r} cannot run {PROGRAM_NAMES[self.program]}; use one of: "
+                              f"{', '.join(('auto', *PROGRAM_SOLVERS[self.program]))}")
+
+    @property
+    def program(self) -> str:
+        """What the settings make: ``mip`` (binary indicators), ``lp`` (relaxed margin) or ``expcone`` (relaxed
+        ce)."""
+        if not self.relaxed:
+            return "mip"
+        return "lp" if self.loss == "margin" else "expcone"
+
+    @property
+    def backend(self) -> str:
+        """The solver that runs the program: :attr:`solver`, or for ``auto`` the fastest measured for it."""
+        return PROGRAM_SOLVERS[self.program][0] if self.solver == "auto" else self.solver
 
     def for_seed(self, seed: int) -> MIPConfig:
         """The settings a run of seed ``seed`` solves with: SCIP's seed shift is the run's seed plus

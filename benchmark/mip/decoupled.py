@@ -200,8 +200,8 @@ def size_limited(problem: BlockProblem, unstable: int, limit: int) -> MIPResult:
     stats = SolverStats(status="sizelimit", primal_bound=float("nan"), dual_bound=float("nan"), gap=float("inf"),
                         nodes=0, lp_iterations=0, solve_seconds=0.0, build_seconds=0.0, variables=0, binaries=0,
                         constraints=0, binaries_before_stable_removal=unstable, binaries_after_stable_removal=0,
-                        stable_inactive=0, stable_active=0, rows_emitted=0, scip_version="", pyscipopt_version="",
-                        dense_start_accepted=True, threshold=float("nan"), warnings=(warning,))
+                        stable_inactive=0, stable_active=0, rows_emitted=0, dense_start_accepted=True,
+                        threshold=float("nan"), warnings=(warning,), solver="")
     return MIPResult(scores, {}, stats)
 
 
@@ -227,7 +227,7 @@ def combine(parts: list[SolverStats], threshold: float = float("nan"), guarded: 
     summed = ("primal_bound", "dual_bound", "nodes", "lp_iterations", "solve_seconds", "build_seconds", "variables",
               "binaries", "constraints", "binaries_before_stable_removal", "binaries_after_stable_removal",
               "stable_inactive", "stable_active", "rows_emitted")
-    built = [p for p in parts if p.scip_version] or parts
+    built = [p for p in parts if p.status != "sizelimit"] or parts
     return dataclasses.replace(
         built[0], **{name: total(name) for name in summed},
         status="+".join(sorted({p.status for p in parts})), gap=max(p.gap for p in parts),

@@ -18,8 +18,8 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
     """Score ``model`` on the first ``n_samples`` images of ``ctx.batch`` with the options ``ctx.options``.
 
     The scores are returned without a mask: the shared selection applies the target, by default the paper's
-    threshold for the model and dataset (:meth:`MIPMethod.default_target`). SCIP's seed shift is the run's seed
-    plus ``solver_seed``. The statistics are ``SolverStats.as_dict()`` plus ``"config"`` (and ``"blocks"`` per
+    threshold for the model and dataset (:meth:`MIPMethod.default_target`). The solver's seed shift is the run's
+    seed plus ``solver_seed``. The statistics are ``SolverStats.as_dict()`` plus ``"config"`` (and ``"blocks"`` per
     sub-MIP when decoupled). ``ctx.export_path`` writes the instance before solving. With ``config.decoupled``
     one sub-MIP per conv block is solved in parallel (a process pool), each over its block and auxiliary head:
     the DGL-trained heads in ``ctx.heads`` when given (the paper's route), otherwise heads fitted to the frozen
@@ -52,7 +52,8 @@ class MIPMethod:
     """OAMIP: a MIP keeps as few critical neurons as it can while the batch stays well classified."""
 
     name = "mip"
-    description = "OAMIP neuron-importance scores from a MIP solved with SCIP (ElAraby et al.)"
+    description = "OAMIP neuron-importance scores from a MIP (or its relaxation) solved with SCIP, HiGHS or Clarabel " \
+                  "(ElAraby et al.)"
     granularities = ("neuron",)
     Options = MIPConfig
 

@@ -1,21 +1,21 @@
 """The OAMIP objective: ``lam * mean_n loss(z_n, y_n) + sparsity term``.
 
-Losses: ``ce`` is the exact cross-entropy ``log sum_k exp(z_k) - z_y`` (epigraph ``sum_k exp(z_k - t) <= 1``,
-a convex nonlinear constraint SCIP handles natively); ``margin`` is the linear multiclass hinge
-``max(0, m + max_{k != y} z_k - z_y)``. The sparsity term is ``sum_l (1/n_l) sum_i (s_i - 2)`` or, as in the
-reference code, the sum of the S-1 largest layer terms.
+Losses: ``ce`` is the exact cross-entropy ``log sum_k exp(z_k) - z_y`` (epigraph ``t >= log sum_k exp(z_k)``,
+a convex exponential-cone constraint: :class:`~benchmark.mip.instance.LogSumExp`); ``margin`` is the linear
+multiclass hinge ``max(0, m + max_{k != y} z_k - z_y)``. The sparsity term is ``sum_l (1/n_l) sum_i (s_i - 2)``
+or, as in the reference code, the sum of the S-1 largest layer terms.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pyscipopt as scip
 from scipy import sparse
 from torch import nn
 
 from benchmark.mip.affine import Builder, csr
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork
+from benchmark.mip.instance import LogSumExp, Rows
 
 
 def add_logit_variables(encoded: EncodedNetwork) -> np.ndarray:
@@ -26,30 +26,41 @@ def add_logit_variables(encoded: EncodedNetwork) -> np.ndarray:
         const, coef = logits.rows()
         z = builder.add_vars(len(const), -np.inf, np.inf, prefix="z", start=logits.value(builder.start).numpy())
         equality = csr(sparse.hstack([coef, -sparse.identity(len(z))]))  # never implied: added as they are
-        builder.emit_rows(equality, np.concatenate([logits.basis, z]), -const, -const)
+        builder.record_rows(equality, np.concatenate([logits.basis, z]), -const, -const)
         ids.append(z)
     return np.stack(ids)
 
 
-def loss_expression(builder: Builder, z: np.ndarray, labels: list[int], config: MIPConfig):
-    """Mean loss over the samples as a linear expression (adding epigraph variables and constraints)."""
-    terms = []
+def _rows(cols: list[list[int]], vals: list[float], lo: float) -> Rows:
+    """Rows ``sum_i vals[i] * x[cols[r][i]] >= lo``, all with the same coefficients."""
+    cols = np.array(cols, dtype=np.int64).reshape(len(cols), len(vals))
+    indptr = np.arange(len(cols) + 1) * len(vals)
+    return Rows(indptr, cols.ravel(), np.tile(np.asarray(vals, dtype=float), len(cols)), np.full(len(cols), lo),
+                np.full(len(cols), np.inf))
+
+
+def add_loss(builder: Builder, z: np.ndarray, labels: list[int], config: MIPConfig) -> None:
+    """Add ``lam`` times the mean loss over the samples to the objective (with its epigraph variables and
+    constraints): ``ce``'s ``t_n - z_{n,y}`` with ``t_n >= log sum_k exp(z_{n,k})``, or ``margin``'s hinge
+    ``xi_n >= m + z_{n,k} - z_{n,y}`` for every k != y."""
+    ids, coefs = [], []
     for n, y in enumerate(labels):
-        zs = [builder.vars[j] for j in z[n]]
         z_start = builder.start[z[n]]
         if config.loss == "ce":
             lse = float(np.logaddexp.reduce(z_start)) + 1e-9
-            t = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="lse", start=lse)[0]]
-            builder.model.addCons(scip.quicksum(scip.exp(zk - t) for zk in zs) <= 1.0)
-            terms.append(t - zs[y])
+            t = int(builder.add_vars(1, -np.inf, np.inf, prefix="lse", start=lse)[0])
+            builder.instance.constraints.append(LogSumExp(t, z[n].copy()))
+            ids += [t, z[n][y]]
+            coefs += [1.0, -1.0]
         else:
             violation = config.margin + np.delete(z_start, y).max() - z_start[y]
-            xi = builder.vars[builder.add_vars(1, 0.0, np.inf, prefix="hinge", start=max(0.0, violation))[0]]
-            for k, zk in enumerate(zs):
-                if k != y:
-                    builder.model.addCons(xi - zk + zs[y] >= config.margin)
-            terms.append(xi)
-    return scip.quicksum(terms) / len(labels)
+            xi = int(builder.add_vars(1, 0.0, np.inf, prefix="hinge", start=max(0.0, violation))[0])
+            others = [int(zk) for k, zk in enumerate(z[n]) if k != y]
+            builder.instance.constraints.append(_rows([[xi, zk, z[n][y]] for zk in others], [1.0, -1.0, 1.0],
+                                                      config.margin))
+            ids.append(xi)
+            coefs.append(1.0)
+    builder.instance.add_objective(np.array(ids), np.array(coefs) * (1.0 / len(labels)) * config.lam)
 
 
 def layer_normaliser(layer: nn.Module, config: MIPConfig) -> int:
@@ -60,18 +71,23 @@ def layer_normaliser(layer: nn.Module, config: MIPConfig) -> int:
     return units
 
 
-def sparsity_expression(encoded: EncodedNetwork, config: MIPConfig):
-    """``sum_l (1/n_l) sum_i (s_i - 2)``, or its sum of the S-1 largest layer terms."""
-    builder = encoded.builder
+def add_sparsity(encoded: EncodedNetwork, config: MIPConfig) -> None:
+    """Add ``sum_l (1/n_l) sum_i (s_i - 2)`` to the objective, or its sum of the S-1 largest layer terms (through
+    ``(S-1) r + sum_l u_l`` with ``u_l >= term_l - r``, ``u_l >= 0``)."""
+    builder, instance = encoded.builder, encoded.builder.instance
     norms = {name: layer_normaliser(encoded.units[name], config) for name in encoded.scores}
-    terms = [scip.quicksum(builder.vars[j] for j in ids.tolist()) / norms[name] - 2.0 * len(ids) / norms[name]
-             for name, ids in encoded.scores.items()]
-    if config.aggregation == "sum" or len(terms) == 1:
-        return scip.quicksum(terms)
+    constants = [-(2.0 * len(ids) / norms[name]) for name, ids in encoded.scores.items()]
+    if config.aggregation == "sum" or len(norms) == 1:
+        for (name, ids), constant in zip(encoded.scores.items(), constants):
+            instance.add_objective(ids, np.full(len(ids), 1.0 / norms[name]), constant)
+        return
     term_start = np.array([(builder.start[ids] - 2.0).sum() / norms[name] for name, ids in encoded.scores.items()])
     r_start = term_start.min()
-    r = builder.vars[builder.add_vars(1, -np.inf, np.inf, prefix="r", start=r_start)[0]]
-    u = [builder.vars[j] for j in builder.add_vars(len(terms), 0.0, np.inf, prefix="u", start=term_start - r_start)]
-    for u_l, term in zip(u, terms):
-        builder.model.addCons(u_l - term + r >= 0)
-    return (len(terms) - 1) * r + scip.quicksum(u)
+    r = int(builder.add_vars(1, -np.inf, np.inf, prefix="r", start=r_start)[0])
+    u = builder.add_vars(len(norms), 0.0, np.inf, prefix="u", start=term_start - r_start)
+    for u_l, (name, ids), constant in zip(u.tolist(), encoded.scores.items(), constants):
+        cols = np.concatenate([[u_l], ids, [r]])
+        vals = np.concatenate([[1.0], np.full(len(ids), -(1.0 / norms[name])), [1.0]])
+        instance.constraints.append(Rows(np.array([0, len(cols)]), cols, vals, np.array([constant]),
+                                         np.array([np.inf])))
+    instance.add_objective(np.concatenate([[r], u]), np.concatenate([[float(len(norms) - 1)], np.ones(len(u))]))

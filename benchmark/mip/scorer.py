@@ -13,8 +13,9 @@ from torch import nn
 
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork, encode_network
-from benchmark.mip.objective import add_logit_variables, loss_expression, sparsity_expression
-from benchmark.mip.solve import configure, export, solve
+from benchmark.mip.objective import add_logit_variables, add_loss, add_sparsity
+from benchmark.mip.solve import configure, export
+from benchmark.mip.solvers import solve
 from benchmark.records import SolverStats
 from benchmark.selection import threshold_mask
 
@@ -34,19 +35,21 @@ class MIPResult:
 
 def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
                 scored: list[str] | None = None, input_box=None) -> tuple[EncodedNetwork, np.ndarray]:
-    """The full OAMIP model (constraints and objective); returns it and the (N, K) logit variable ids."""
+    """The full OAMIP program (constraints and objective); returns it and the (N, K) logit variable ids. When SCIP
+    solves it (``config.backend``), its SCIP model is made and configured here too."""
     encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored, input_box=input_box,
                              bounds=config.bounds)
     z = add_logit_variables(encoded)
-    builder = encoded.builder
-    objective = config.lam * loss_expression(builder, z, labels.tolist(), config) + sparsity_expression(encoded, config)
-    builder.model.setObjective(objective, "minimize")
-    configure(builder.model, config)
+    add_loss(encoded.builder, z, labels.tolist(), config)
+    add_sparsity(encoded, config)
+    if config.backend == "scip":
+        configure(encoded.builder.scip.model, config)
     return encoded, z
 
 
 def limit_warnings(status: str, scores: dict[str, torch.Tensor]) -> tuple[str, ...]:
-    """A warning when SCIP stopped at a limit while its incumbent was still the dense start (every score 1)."""
+    """A warning when the solver stopped at a limit while its incumbent was still the dense start (every score
+    1)."""
     if status not in LIMITS or any(bool((s < 1.0 - 1e-6).any()) for s in scores.values()):
         return ()
     limit, flag = LIMITS[status]
@@ -56,19 +59,17 @@ def limit_warnings(status: str, scores: dict[str, torch.Tensor]) -> tuple[str, .
 def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
                   threshold: float, export_path: str | Path | None = None,
                   scored: list[str] | None = None, input_box=None) -> MIPResult:
-    """Build, (optionally) export and solve the MIP; threshold the scores into a mask.
+    """Build, (optionally) export and solve the MIP on ``config.backend``; threshold the scores into a mask.
 
-    ``input_box`` replaces the default input bounds ``inputs +- epsilon`` (the decoupled sub-MIPs use it)."""
+    ``input_box`` replaces the default input bounds ``inputs +- epsilon`` (the decoupled sub-MIPs use it). The
+    export is the SCIP model of the program, whichever solver runs it."""
     start = time.perf_counter()
     encoded, _ = build_model(model, inputs, labels, config, scored, input_box)
     build_seconds = time.perf_counter() - start
     if export_path is not None:
-        export(encoded.builder.model, export_path, config)
-    start_accepted = encoded.builder.try_start_solution()
-    outcome = solve(encoded.builder.model, config)
-    solution = encoded.builder.model.getBestSol()
-    scores = {name: torch.tensor([solution[encoded.builder.vars[j]] for j in ids.tolist()]).clamp(0.0, 1.0)
-              for name, ids in encoded.scores.items()}
+        export(encoded.builder.scip.model, export_path, config)
+    outcome, x, start_accepted = solve(encoded.builder, config)
+    scores = {name: torch.from_numpy(x[ids]).clamp(0.0, 1.0) for name, ids in encoded.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
     counts = encoded.relu_counts
     solver = SolverStats(
@@ -78,7 +79,7 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
         binaries_after_stable_removal=0 if config.relaxed else counts.unstable,
         stable_inactive=counts.inactive,
         stable_active=counts.active,
-        rows_emitted=encoded.builder.n_rows,
+        rows_emitted=encoded.builder.instance.n_rows(),
         dense_start_accepted=start_accepted,
         threshold=threshold,
         empty_layer_guard=tuple(guarded),
@@ -91,15 +92,15 @@ def check_encoding(model: nn.Sequential, inputs: torch.Tensor, epsilon: float = 
                    scored: list[str] | None = None, bounds: str = "dense") -> float:
     """Max |MIP logits - network logits| with every score fixed to 1 (the encoding's self-check)."""
     encoded = encode_network(model, inputs, epsilon, relaxed=False, scored=scored, bounds=bounds)
-    builder = encoded.builder
+    z = add_logit_variables(encoded)
+    scip_model, variables = encoded.builder.scip
     for ids in encoded.scores.values():
         for j in ids.tolist():
-            builder.model.chgVarLb(builder.vars[j], 1.0)
-    z = add_logit_variables(encoded)
-    builder.model.setParam("numerics/feastol", 1e-9)
-    builder.model.optimize()
-    solution = builder.model.getBestSol()
-    mip_logits = torch.tensor([[solution[builder.vars[j]] for j in row] for row in z.tolist()])
+            scip_model.chgVarLb(variables[j], 1.0)
+    scip_model.setParam("numerics/feastol", 1e-9)
+    scip_model.optimize()
+    solution = scip_model.getBestSol()
+    mip_logits = torch.tensor([[solution[variables[j]] for j in row] for row in z.tolist()])
     with torch.no_grad():
         reference = copy.deepcopy(model).double().eval()(inputs.double())
     return float((mip_logits - reference).abs().max())

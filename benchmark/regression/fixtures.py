@@ -47,7 +47,7 @@ CASES = (
     SolverCase("lenet5-mnist-margin", "lenet5-mnist", MIPConfig(loss="margin", time_limit=600.0, node_limit=20000),
                10, 0.2),
     SolverCase("lenet5-mnist-ce-relaxed", "lenet5-mnist", MIPConfig(loss="ce", relaxed=True, time_limit=600.0,
-                                                                    node_limit=20000), 3, 0.2),
+                                                                    node_limit=20000, solver="scip"), 3, 0.2),
 )
 
 

@@ -1,0 +1,93 @@
+"""Solve the recorded program on the solver its config names (:attr:`MIPConfig.backend`), with one outcome.
+
+SCIP runs every program, on its SCIP model (:mod:`.solve`); HiGHS the relaxed margin LP (:mod:`.highs`) and
+Clarabel the relaxed programs (:mod:`.clarabel_cone`), from the same recorded instance. Every solver's outcome
+has the fields of :class:`~benchmark.records.SolverStats` that SCIP reports, statuses in SCIP's words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from benchmark.errors import SolverError
+from benchmark.mip import clarabel_cone, highs
+from benchmark.mip import solve as scip_solver
+from benchmark.mip.affine import Builder
+from benchmark.mip.config import MIPConfig
+from benchmark.mip.instance import Instance, Run
+
+BACKENDS = {"highs": highs, "clarabel": clarabel_cone}
+USABLE = ("optimal", "optimal_inaccurate")  # statuses whose point is taken (the official code took both)
+ROW_TOL = 1e-8  # a row is violated beyond ROW_TOL * max(1, |side|)
+
+
+def relative_gap(primal: float, dual: float) -> float:
+    """SCIP's relative gap ``|primal - dual| / min(|primal|, |dual|)``: 0 when equal, infinite when the signs
+    differ or one of them is 0 or infinite."""
+    if primal == dual:
+        return 0.0
+    if primal * dual <= 0 or not np.isfinite(primal * dual):
+        return float("inf")
+    return abs(primal - dual) / min(abs(primal), abs(dual))
+
+
+def outcome(run: Run, instance: Instance, solver: str, version: str) -> dict:
+    """The :class:`~benchmark.records.SolverStats` fields of a HiGHS or Clarabel run (no branch and bound:
+    0 nodes; ``lp_iterations`` counts the solver's iterations)."""
+    return {"status": run.status, "primal_bound": run.primal, "dual_bound": run.dual,
+            "gap": relative_gap(run.primal, run.dual), "nodes": 0, "lp_iterations": run.iterations,
+            "variables": instance.n_vars, "binaries": instance.binaries(),
+            "constraints": instance.n_rows() + len(instance.log_sum_exps()), "solve_seconds": run.seconds,
+            "solver": solver, "solver_version": version, "scip_version": "", "pyscipopt_version": ""}
+
+
+def violations(matrix, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """How far ``x`` violates each row ``lo <= matrix @ x <= hi``, relative to ``max(1, |side|)`` (<= 0: not)."""
+    activity = matrix @ x
+    with np.errstate(invalid="ignore"):
+        return np.fmax((lo - activity) / np.maximum(1.0, np.abs(lo)), (activity - hi) / np.maximum(1.0, np.abs(hi)))
+
+
+def solve_by_rows(backend, instance: Instance, config: MIPConfig, **options) -> Run:
+    """``backend.solve`` with row generation: from the equality rows alone, solve, then add the most violated
+    rows (at most ``backend.ROWS_PER_ROUND`` per variable), until the solution violates none (beyond
+    :data:`ROW_TOL`). Each round is a relaxation, so its dual bound holds for the full program, and its solution,
+    feasible for every row, is optimal. (LeNet-5's relaxed programs have some 15,000 rows on a few hundred
+    variables, a few hundred of them active at the optimum: interior point slows down many times over on the
+    rows that are never active, and simplex too on the LP.)"""
+    matrix, lo, hi = instance.linear_rows()
+    keep = lo == hi
+    per_round = max(1, int(backend.ROWS_PER_ROUND * instance.n_vars))
+    start, iterations = time.perf_counter(), 0
+    while True:
+        left = config.time_limit - (time.perf_counter() - start)
+        run = backend.solve(instance.restricted(matrix, lo, hi, keep), dataclasses.replace(
+            config, time_limit=max(left, 1e-3)), **options)
+        iterations += run.iterations
+        seconds = time.perf_counter() - start
+        if run.x is None:
+            return dataclasses.replace(run, iterations=iterations, seconds=seconds)
+        violation = violations(matrix, lo, hi, run.x)
+        violated = np.flatnonzero((violation > ROW_TOL) & ~keep)
+        if not len(violated):
+            return dataclasses.replace(run, iterations=iterations, seconds=seconds)
+        if seconds >= config.time_limit:
+            return Run("timelimit", np.inf, run.dual, iterations, seconds, None)
+        keep[violated[np.argsort(-violation[violated])[:per_round]]] = True
+
+
+def solve(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
+    """Solve the program; returns the outcome, every variable's value, and whether the solver took the dense
+    network as its start (SCIP only). Raises :class:`SolverError` when no usable solution comes back."""
+    if config.backend == "scip":
+        accepted = scip_solver.offer_start(builder.scip, builder.start)
+        return (*scip_solver.solve(builder.scip, config), accepted)
+    backend = BACKENDS[config.backend]
+    run = solve_by_rows(backend, builder.instance, config)
+    if run.status not in USABLE or run.x is None:
+        raise SolverError(f"{config.backend} found no usable solution (status: {run.status}, after "
+                          f"{run.seconds:.1f} s); raise --time-limit or use --solver scip")
+    return outcome(run, builder.instance, config.backend, backend.version()), run.x, False
