@@ -244,7 +244,7 @@ def write_plots(frame: pd.DataFrame, out_dir: Path) -> dict[str, Path]:
     for name, draw in FIGURES.items():
         figure = draw(frame)
         if figure is not None:
-            figure.savefig(Path(out_dir) / f"{name}.pdf")
+            figure.savefig(Path(out_dir) / f"{name}.pdf", metadata={"CreationDate": None})  # same bytes each time
             figure.savefig(Path(out_dir) / f"{name}.png", dpi=110)
             written[name] = Path(out_dir) / f"{name}.png"
     return written

@@ -51,6 +51,7 @@ def training_table(suite) -> pd.DataFrame:
         config = suite.train_config(model, dataset, suite.seeds[0])
         values = {label: getattr(config, name, None) for name, label in TRAIN_FIELDS.items()}
         values["Images (train + validation)"] = f"{config.train_limit:,}" if config.train_limit else "all"
+        values["lr"] = f"{config.lr:g}"  # 1e-3, not a number rounded to the table's two decimals
         rows.append({"Model": model, "Dataset": dataset, **values})
     return pd.DataFrame(rows)
 
