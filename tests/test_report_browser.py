@@ -1,6 +1,6 @@
-"""The report page in a real headless browser (Debian's Chromium through Selenium): at 1,280 px nothing overflows
-horizontally, with every collapsible section open. Without the browser the test is skipped with one line saying
-what to install (CI installs it: ``.ci/run``)."""
+"""The report of a fixture store in a real headless browser (Debian's Chromium through Selenium): at 1,280 px
+nothing overflows horizontally, with every collapsible section open. Without the browser the test is skipped
+with one line saying what to install (CI installs it: ``.ci/run``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from report_frames import SEEDS, TAUS, row, suite_frame
 
 from benchmark.harness.suites import load_suite
 from benchmark.report.html import write_report
+from benchmark.store.db import ResultStore
+from benchmark.store.frame import load_results
 
 WIDTH = 1280
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
@@ -61,8 +63,18 @@ def full_frame() -> pd.DataFrame:
     return frame
 
 
+def stored(frame: pd.DataFrame, root) -> pd.DataFrame:
+    """``frame`` written into a results store under ``root`` and read back as the report reads a store."""
+    store = ResultStore(root)
+    for i, record in enumerate(frame.to_dict("records")):
+        record = {key: value for key, value in record.items() if not (isinstance(value, float) and value != value)}
+        stage, status = record.pop("stage"), record.pop("status")
+        store.put(f"{i:016x}", stage, record, wall_seconds=1.0, status=status, suites=["smoke"])
+    return load_results(root, "smoke")
+
+
 def test_nothing_overflows_horizontally_at_1280_px(browser, tmp_path):
-    page = write_report(full_frame(), load_suite("smoke"), tmp_path)
+    page = write_report(stored(full_frame(), tmp_path / "store"), load_suite("smoke"), tmp_path / "report")
     browser.get(page.as_uri())
     width, overflowing = browser.execute_script(OVERFLOW)
     assert width <= WIDTH and overflowing == []
