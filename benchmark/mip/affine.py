@@ -192,11 +192,6 @@ class Builder:
         """The recorded program as a SCIP model, made on first use (record nothing after it)."""
         return emit(self.instance)
 
-    @property
-    def model(self):
-        """The SCIP model of :attr:`scip` (what the solver-work regression digests)."""
-        return self.scip.model
-
     def _tighten(self, coef: sparse.csr_array, basis: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
         c = coef.data[coef.indptr[:-1]]
         var = basis[coef.indices[coef.indptr[:-1]]]

@@ -39,7 +39,7 @@ def build_once(problem: BlockProblem, config: MIPConfig, dense_only: bool) -> di
     start = time.perf_counter()
     encoded, _ = build_model(problem.layers, problem.inputs, problem.labels, config, None, problem.box)
     seconds = time.perf_counter() - start
-    model = encoded.builder.model
+    model = encoded.builder.scip.model
     return {"variables": model.getNVars(), "rows": model.getNConss(), "seconds": seconds,
             "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 

@@ -56,7 +56,8 @@ def solve_case(case: SolverCase, fixture: Fixture | None = None) -> dict:
     stats = result.solver.as_dict()
     return {"name": case.name, "fixture": case.fixture, "fixture_sha256": fixture.sha256,
             "options": dataclasses.asdict(case.options), "n_samples": case.n_samples, "threshold": case.threshold,
-            "solver": {key: stats[key] for key in SOLVER_KEYS}, "instance_sha": instance_sha(encoded.builder.model),
+            "solver": {key: stats[key] for key in SOLVER_KEYS},
+            "instance_sha": instance_sha(encoded.builder.scip.model),
             "kept": {name: int(keep.sum()) for name, keep in result.mask.items()}, "mask_sha": mask_digest(result.mask),
             "mask": mask_bits(result.mask)}
 
