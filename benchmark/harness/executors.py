@@ -6,16 +6,20 @@ driver computed, a Dask worker its share of its own host (:func:`host_slots`). A
 ``LocalCluster`` started here, or any scheduler given by address, e.g. one that ``dask-jobqueue`` started on a
 SLURM cluster (README: *Running on a cluster*); workers there need ticketbench installed and the data, but not
 the store: only the driver reads and writes it, and passes each stage its inputs (``pip install
-'ticketbench[dask]'`` installs Dask).
+'ticketbench[dask]'`` installs Dask). A pool's workers die with the driver, even one killed outright
+(:func:`~benchmark.harness.lifetime.die_with_parent`); :meth:`PoolExecutor.stop` ends them and their stages at
+once, where :meth:`PoolExecutor.close` lets the stages in flight finish.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import multiprocessing
+import os
 from collections.abc import Callable
 
 from benchmark.errors import ConfigError
+from benchmark.harness.lifetime import die_with_parent
 
 EXECUTORS = ("inline", "local", "dask")
 CONNECT_TIMEOUT = 10.0  # seconds to reach a --scheduler before giving up
@@ -29,7 +33,8 @@ class PoolExecutor:
         self.pool = None if workers == 0 else self._start()
 
     def _start(self) -> concurrent.futures.ProcessPoolExecutor:
-        return concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                                      initializer=die_with_parent, initargs=(os.getpid(),))
 
     def submit(self, fn: Callable, *args) -> concurrent.futures.Future:
         """Start ``fn(*args)``; inline, it runs now and the returned future is already done.
@@ -51,15 +56,22 @@ class PoolExecutor:
             future.set_exception(exc)
         return future
 
-    def wait_any(self, futures) -> tuple[set, set]:
-        """Block until at least one of ``futures`` is done; returns (done, not done)."""
-        done, pending = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
+    def wait_any(self, futures, timeout: float | None = None) -> tuple[set, set]:
+        """Block until at least one of ``futures`` is done, or ``timeout`` seconds; returns (done, not done)."""
+        done, pending = concurrent.futures.wait(futures, timeout, return_when=concurrent.futures.FIRST_COMPLETED)
         return set(done), set(pending)
 
     def close(self) -> None:
         """Stop the pool, cancelling what has not started."""
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def stop(self) -> None:
+        """Stop the pool now: kill its workers, ending the stages they run, and cancel what has not started."""
+        if self.pool is not None:
+            for process in list((self.pool._processes or {}).values()):  # no public way before Python 3.14
+                process.kill()
+            self.close()
 
 
 class DaskExecutor:
@@ -85,18 +97,24 @@ class DaskExecutor:
         as scattered data, not in the task graph, since a stage's inputs can be large."""
         return self.client.submit(fn, *(self.client.scatter(list(args), hash=False) if args else ()), pure=False)
 
-    def wait_any(self, futures) -> tuple[set, set]:
-        """Block until at least one of ``futures`` is done; returns (done, not done)."""
+    def wait_any(self, futures, timeout: float | None = None) -> tuple[set, set]:
+        """Block until at least one of ``futures`` is done, or ``timeout`` seconds; returns (done, not done)."""
         from dask.distributed import wait
 
-        done, pending = wait(list(futures), return_when="FIRST_COMPLETED")
-        return set(done), set(pending)
+        try:
+            wait(list(futures), timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            pass
+        done = {future for future in futures if future.done()}
+        return done, set(futures) - done
 
     def close(self) -> None:
-        """Disconnect, and stop the local cluster if this executor started it."""
+        """Disconnect, and stop the local cluster if this executor started it (ending its workers' tasks)."""
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+    stop = close
 
 
 def host_slots() -> int:

@@ -12,10 +12,23 @@ Nothing damaged is used: before any stage, every artifact the stored stages made
 digest stored with its row, and a damaged one is named in one line, deleted, and recomputed by its stage together
 with every stage that depends on it; the datasets the stages need are read once, so a damaged file stops the run
 before any stage. A full disk or an unwritable store stops the run at once (:class:`~benchmark.store.WriteError`).
+
+Runs sharing a store compute each stage once (:mod:`benchmark.store.claims`): the driver claims a stage in the
+store before it submits it, and submits only as many as the executor has workers, so that what it has not started
+stays free for another run; a stage another live run holds is left for later (the driver takes other stages, and
+waits, looking again every :data:`POLL` seconds, when none is left), and a stage another run stored meanwhile is
+taken as done (or as failed, with that run's message). A claim is released once its stage is stored or failed,
+and all of a run's claims when it stops; those of a run killed outright go stale and are taken over.
+
+A run stops cleanly on Ctrl-C and on SIGTERM alike (:func:`~benchmark.harness.lifetime.sigterm_interrupts`: both
+raise :class:`KeyboardInterrupt`, for which the command line prints one line): its workers are killed, ending the
+stages in flight, which the next run recomputes, and everything stored stays. Killed outright (``kill -9``), it
+takes its pool workers with it (:func:`~benchmark.harness.lifetime.die_with_parent`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Iterable
@@ -23,21 +36,25 @@ from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
+from benchmark.harness.lifetime import sigterm_interrupts
 from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.stages import StageEnv, StageInputs, StageResult, execute, score_key, source_config
 from benchmark.harness.suites import Suite
-from benchmark.store import DamagedArtifact, DamagedStore, WriteError
+from benchmark.store import DamagedArtifact, DamagedStore, StoreError, WriteError
 from benchmark.store.artifacts import ArtifactDir, checked
+from benchmark.store.claims import HEARTBEAT, Claims
 from benchmark.store.db import ResultStore
 from benchmark.store.files import sha256
 from datasets import get_spec, resolve_data_root
 
 FATAL = (WriteError, DamagedStore)  # what every later stage would meet too: the run stops
+POLL = 1.0  # seconds between looks at the stages another run holds
 
 
 @dataclass
 class RunReport:
-    """What a run did: stages planned, found stored, run, and failed (one line each), and its wall time."""
+    """What a run did: stages planned, found stored (at its start, or stored by another run before this one got to
+    them), run, and failed (one line each), and its wall time."""
 
     planned: int = 0
     stored: int = 0
@@ -132,18 +149,24 @@ def _fail(store: ResultStore, env: StageEnv, job: Job, error: BaseException) -> 
 def run_suite(suite: Suite, env: StageEnv, executor, progress: bool | None = None,
               data_check: bool = True) -> RunReport:
     """Run every missing stage of ``suite`` on ``executor``; returns what happened. ``data_check`` False leaves
-    the datasets to the workers (a remote cluster's, which the driver may not see)."""
-    try:
-        return Driver(suite, env, executor, progress, data_check).run()
-    finally:
+    the datasets to the workers (a remote cluster's, which the driver may not see). SIGTERM stops the run as
+    Ctrl-C does, with :class:`KeyboardInterrupt`; a run that stops, for whatever reason, ends its stages in flight."""
+    with sigterm_interrupts():
+        try:
+            report = Driver(suite, env, executor, progress, data_check).run()
+        except BaseException:
+            executor.stop()
+            raise
         executor.close()
+        return report
 
 
 class Driver:
-    """One run of a suite: what is done, waiting, running and blocked, and the stores it writes."""
+    """One run of a suite: what is done, waiting, running, held by another run and blocked, and the stores it
+    writes."""
 
     def __init__(self, suite: Suite, env: StageEnv, executor, progress: bool | None, data_check: bool):
-        self.start = time.perf_counter()
+        self.start, since = time.perf_counter(), time.time()
         self.env, self.executor = env, executor
         self.jobs = {job.hash: job for job in plan_suite(suite)}
         self.store, self.artifacts = ResultStore(env.store_root), ArtifactDir(env.store_root)
@@ -155,24 +178,34 @@ class Driver:
         if data_check:
             check_data(self.waiting.values(), env.data_dir)
         self.store.add_to_suite(suite.name, self.done)
+        self.claims = Claims(self.store, suite.name, since)
         self.report = RunReport(planned=len(self.jobs), stored=len(self.done))
-        self.running, self.blocked, self.damaged = {}, set(), []
+        self.running, self.held, self.blocked, self.damaged = {}, set(), set(), []
+        self.todo, self.finished = len(self.waiting), 0
         self.interactive = sys.stderr.isatty() if progress is None else progress
         self.bar = tqdm(total=len(self.waiting), desc=suite.name, unit="stage", disable=not self.interactive,
                         dynamic_ncols=True)
 
     def run(self) -> RunReport:
-        """Submit every stage whose inputs are done, store each as it finishes, until nothing is left."""
+        """Submit every stage whose inputs are done, store each as it finishes, until nothing is left; look again
+        every :data:`POLL` seconds at the stages another run holds."""
         try:
             while self.waiting or self.running:
                 self.submit_ready()
-                if not self.running:
+                if not self.running and not self.held:
                     break
-                finished, _ = self.executor.wait_any(self.running)
+                self.claims.beat()
+                if self.running:
+                    finished, _ = self.executor.wait_any(self.running, POLL if self.held else HEARTBEAT)
+                else:
+                    finished = set()
+                    time.sleep(POLL)
                 for future in finished:
                     self.collect(future)
         finally:
             self.bar.close()
+            with contextlib.suppress(StoreError):  # a claim left behind is stale once this process is gone
+                self.claims.release()
         for error in self.damaged:  # unchecked artifacts found unreadable: recomputed by the next run
             self.artifacts.remove(error.owner, error.name)
             self.store.drop([error.owner, *(entry["stage"] for entry in self.store.digests([error.owner]).values())])
@@ -180,24 +213,45 @@ class Driver:
         return self.report
 
     def submit_ready(self) -> None:
-        """Skip the waiting stages that need a failed one; submit those whose inputs are all done."""
+        """Skip the waiting stages that need a failed one; while a worker is free, claim and submit those whose
+        inputs are all done, leaving those another run holds for later."""
+        self.held = set()
         for h, job in list(self.waiting.items()):
             if any(need in self.blocked for need in job.needs):
                 self.blocked.add(h)
                 self.report.skipped += 1
                 del self.waiting[h]
-            elif all(need in self.done for need in job.needs):
-                del self.waiting[h]
-                self.bar.set_postfix_str(describe(job), refresh=True)
-                try:
-                    inputs = gather(job, self.store, self.artifacts)
-                except DamagedArtifact as error:  # damaged since the check at the start
-                    self.say(self.fail(job, error))
-                    continue
-                self.running[self.executor.submit(execute, job, self.env, inputs)] = job
+            elif len(self.running) < self.executor.workers and all(need in self.done for need in job.needs):
+                self.submit(job)
+
+    def submit(self, job: Job) -> None:
+        """Claim ``job`` and submit it; or take the result another run stored for it; or, while another run holds
+        it, leave it waiting."""
+        state, record = self.claims.take(job.hash)
+        if state == "held":
+            self.held.add(job.hash)
+            return
+        del self.waiting[job.hash]
+        if state == "ok":
+            self.done.add(job.hash)
+            self.report.stored += 1
+            self.finish(f"done  {describe(job)} by another run")
+        elif state == "failed":
+            self.blocked.add(job.hash)
+            self.report.failures.append(f"{describe(job)} [{job.hash}]: {record['error']} (in another run)")
+            self.finish(f"FAILED {self.report.failures[-1]}")
+        else:
+            self.bar.set_postfix_str(describe(job), refresh=True)
+            try:
+                inputs = gather(job, self.store, self.artifacts)
+            except DamagedArtifact as error:  # damaged since the check at the start
+                self.finish(self.fail(job, error))
+                return
+            self.running[self.executor.submit(execute, job, self.env, inputs)] = job
 
     def collect(self, future) -> None:
-        """Store a finished stage, or its failure; a full disk or a damaged store stops the run."""
+        """Store a finished stage, or its failure, and release its claim; a full disk or a damaged store stops the
+        run."""
         job = self.running.pop(future)
         try:
             result = future.result()
@@ -207,24 +261,27 @@ class Driver:
         except Exception as error:  # a stage's failure (or its storing's): stored, reported, the rest goes on
             line = self.fail(job, error)
         else:
+            self.claims.release(job.hash)
             self.done.add(job.hash)
             self.report.ran += 1
             line = f"done  {describe(job)} in {result.wall:.1f} s"
-        self.bar.update(1)
-        self.say(line, count=True)
+        self.finish(line)
 
     def fail(self, job: Job, error: Exception) -> str:
-        """Store ``job`` as failed and block what needs it; returns the progress line."""
+        """Store ``job`` as failed, release its claim and block what needs it; returns the progress line."""
         self.blocked.add(job.hash)
         if isinstance(error, DamagedArtifact):
             self.damaged.append(error)
         self.report.failures.append(_fail(self.store, self.env, job, error))
+        self.claims.release(job.hash)
         return f"FAILED {self.report.failures[-1]}"
 
-    def say(self, line: str, count: bool = False) -> None:
-        """A progress line: on stdout without a terminal (numbered with ``count``), else failures above the bar."""
+    def finish(self, line: str) -> None:
+        """A stage is finished (here or by another run): count it and show ``line``; on stdout without a terminal,
+        numbered, else above the bar if it is a failure."""
+        self.finished += 1
+        self.bar.update(1)
         if not self.interactive:
-            finished = self.report.ran + len(self.report.failures)
-            print(f"[{finished}/{len(self.jobs) - self.report.stored}] {line}" if count else line, flush=True)
+            print(f"[{self.finished}/{self.todo}] {line}", flush=True)
         elif line.startswith("FAILED"):
             self.bar.write(line)

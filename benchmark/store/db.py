@@ -4,9 +4,11 @@ The database runs in WAL mode, so readers never block the writer. Every write is
 transaction on a fresh connection; a writer waits for the lock (busy timeout) and, should SQLite still report
 the database busy, retries with a growing random back-off. A crash therefore never leaves half a result, and a
 full disk rolls the transaction back. Each row carries the sha256 of every artifact its stage stored (table
-``artifacts``; rows stored before digests were kept have none, and are read unchecked). A full disk or a
-read-only store is a :class:`~benchmark.store.WriteError`, a damaged file a :class:`~benchmark.store.DamagedStore`
-naming the command that repairs it, each one line.
+``artifacts``; rows stored before digests were kept have none, and are read unchecked). Table ``claims`` holds
+the stages that live runs are computing (:mod:`benchmark.store.claims`); a store from before either table gets it
+at its first write, and reading never writes. A full disk or a read-only store is a
+:class:`~benchmark.store.WriteError`, a damaged file a :class:`~benchmark.store.DamagedStore` naming the command
+that repairs it, each one line.
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from benchmark.store import DamagedStore, StoreError, check_hash
 from benchmark.store.files import write_error
 
 RESERVED_KEYS = ("hash", "stage", "status", "wall_seconds", "created")
-SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS results (hash TEXT PRIMARY KEY, stage TEXT NOT NULL, created REAL NOT NULL, "
-    "wall_seconds REAL, status TEXT NOT NULL, record TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS suite_members (suite TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (suite, hash))",
-    "CREATE TABLE IF NOT EXISTS artifacts (owner TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, "
-    "stage TEXT NOT NULL, PRIMARY KEY (owner, name))",
-)
-TABLES = ("results", "suite_members", "artifacts")
+SCHEMA = {
+    "results": "CREATE TABLE IF NOT EXISTS results (hash TEXT PRIMARY KEY, stage TEXT NOT NULL, "
+               "created REAL NOT NULL, wall_seconds REAL, status TEXT NOT NULL, record TEXT NOT NULL)",
+    "suite_members": "CREATE TABLE IF NOT EXISTS suite_members (suite TEXT NOT NULL, hash TEXT NOT NULL, "
+                     "PRIMARY KEY (suite, hash))",
+    "artifacts": "CREATE TABLE IF NOT EXISTS artifacts (owner TEXT NOT NULL, name TEXT NOT NULL, "
+                 "sha256 TEXT NOT NULL, stage TEXT NOT NULL, PRIMARY KEY (owner, name))",
+    "claims": "CREATE TABLE IF NOT EXISTS claims (hash TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
+              "pid INTEGER NOT NULL, heartbeat REAL NOT NULL)",
+}
+TABLES = ("results", "suite_members", "artifacts")  # what a repair salvages; claims are only a live run's
 STORE_HINT = "give --store a writable directory"
 DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # SQLite's codes for a damaged file
 T = TypeVar("T")
@@ -79,7 +84,7 @@ class ResultStore:
         self.tables = {row["name"] for row in self._read("SELECT name FROM sqlite_master WHERE type = 'table'", (),
                                                          False)}
         if "results" not in self.tables:  # a new store; one from before digests gets its table at its next write
-            self._write(lambda conn: None)
+            self.write(lambda conn: None)
 
     def put(self, hash: str, stage: str, record: dict, wall_seconds: float, status: str = "ok",
             suites: Iterable[str] = (), digests: Digests | None = None) -> None:
@@ -102,7 +107,7 @@ class ResultStore:
             conn.executemany("INSERT OR IGNORE INTO suite_members VALUES (?, ?)", members)
             conn.executemany("INSERT OR REPLACE INTO artifacts VALUES (?, ?, ?, ?)", owned)
 
-        self._write(insert)
+        self.write(insert)
 
     def get(self, hash: str) -> dict | None:
         """The stored row as ``{hash, stage, created, wall_seconds, status, record}``, or None if absent."""
@@ -138,7 +143,7 @@ class ResultStore:
             conn.executemany("DELETE FROM results WHERE hash = ?", doomed)
             conn.executemany("DELETE FROM artifacts WHERE stage = ?", doomed)
 
-        self._write(delete)
+        self.write(delete)
 
     def restore(self, tables: dict[str, list[tuple]]) -> None:
         """Insert rows as they were, by table (:data:`TABLES`), in one transaction: a repair's salvage."""
@@ -148,7 +153,7 @@ class ResultStore:
                 if rows:
                     conn.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({','.join('?' * len(rows[0]))})", rows)
 
-        self._write(insert)
+        self.write(insert)
 
     def integrity(self) -> list[str]:
         """SQLite's ``PRAGMA integrity_check``: what is wrong with the file, one message each (none if sound)."""
@@ -170,7 +175,7 @@ class ResultStore:
                 raise StoreError(f"cannot add unknown results to suite {suite!r}: {', '.join(missing)}")
             conn.executemany("INSERT OR IGNORE INTO suite_members VALUES (?, ?)", [(suite, h) for h in wanted])
 
-        self._write(insert)
+        self.write(insert)
 
     def hashes(self, suite: str | None = None) -> list[str]:
         """Sorted hashes of every stored result, or of those in ``suite``."""
@@ -206,16 +211,20 @@ class ResultStore:
 
         return self._retry(query)
 
-    def _write(self, change: Callable[[sqlite3.Connection], T]) -> T:
+    def write(self, change: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``change(connection)`` in one ``BEGIN IMMEDIATE`` transaction (creating any table a store from an
+        older version lacks), retried while SQLite reports the database busy; returns what ``change`` returns."""
+
         def transaction() -> T:
             with closing(self._connect()) as conn:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for statement in SCHEMA if not set(TABLES) <= self.tables else ():
-                        conn.execute(statement)
+                    for table, statement in SCHEMA.items():
+                        if table not in self.tables:
+                            conn.execute(statement)
                     result = change(conn)
                     conn.execute("COMMIT")
-                    self.tables |= set(TABLES)
+                    self.tables |= set(SCHEMA)
                 except BaseException:
                     if conn.in_transaction:  # SQLite has already rolled back after a full disk
                         conn.execute("ROLLBACK")
