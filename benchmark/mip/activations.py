@@ -108,20 +108,33 @@ def _relu_interval(lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tens
     return lower.clamp_min(0), upper.clamp_min(0)
 
 
+def _relu_relax(lower: torch.Tensor, upper: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """ReLU(z) in ``slope*z + offset +- error`` for z in [lower, upper]: exact where stable, else the chord's slope
+    ``U/(U-L)`` with the offset and error ``-slope*L/2`` (the band between the chord and the parallel through 0)."""
+    unstable = (lower < 0) & (upper > 0)
+    slope = torch.where(unstable, upper / (upper - lower).where(unstable, torch.ones_like(upper)),
+                        (lower >= 0).to(upper.dtype))
+    error = torch.where(unstable, -slope * lower / 2, torch.zeros_like(upper))
+    return slope, error, error
+
+
 @dataclass(frozen=True)
 class Activation:
     """How one activation type is bounded and encoded.
 
-    ``interval(lower, upper)`` maps input bounds to output bounds. ``magnitude(upper)`` is what a unit's score
-    subtracts, times ``1-s``, from the activation's input. ``encode(builder, a, lower, upper, relaxed, score_ids,
-    pruned_bounds)`` adds the constraints and returns the output expression and the stability counts.
+    ``interval(lower, upper)`` maps input bounds to output bounds; ``relax(lower, upper)`` is a linear relaxation
+    over them, ``(slope, offset, error)`` with the output in ``slope*z + offset +- error``. ``magnitude(upper)`` is
+    what a unit's score subtracts, times ``1-s``, from the activation's input. ``encode(builder, a, lower, upper,
+    relaxed, score_ids, pruned_bounds)`` adds the constraints and returns the output expression and the stability
+    counts.
     """
 
     interval: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+    relax: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
     magnitude: Callable[[torch.Tensor], torch.Tensor]
     encode: Callable[..., tuple[Affine, ReluCounts]]
 
 
 ACTIVATIONS: dict[type, Activation] = {
-    nn.ReLU: Activation(_relu_interval, lambda upper: upper.clamp_min(0), relu),
+    nn.ReLU: Activation(_relu_interval, _relu_relax, lambda upper: upper.clamp_min(0), relu),
 }

@@ -20,6 +20,7 @@ AGGREGATIONS = ("sum", "sum_largest")
 CONV_NORMALISERS = ("filters", "filters_k2")
 BOUNDS = ("dense", "pruned")
 BLOCK_BOUNDS = ("network", "local")
+PROPAGATIONS = ("interval", "symbolic")
 SOLVERS = ("auto", "scip", "highs", "clarabel")
 # the programs a config makes, and the solvers that run each; "auto" takes the first, the fastest measured on
 # LeNet-5 (results/solvers/mip_solvers_cpu.md)
@@ -66,6 +67,9 @@ class MIPConfig:
     block_bounds: str = setting("network", "decoupled input box of block k>0: 'network' (the full network's "
                                             "interval bounds, as the official code) or 'local' (the block "
                                             "input +- epsilon, far fewer unstable ReLUs)", BLOCK_BOUNDS)
+    bound_propagation: str = setting("interval", "how the bounds are propagated: 'interval' (IBP, as the official "
+                                                 "code) or 'symbolic' (zonotopes intersected with IBP: far tighter "
+                                                 "on deep networks, slower to compute)", PROPAGATIONS)
     decoupled: bool = setting(False, "solve one sub-MIP per conv block with auxiliary heads (the paper's VGG-16 "
                                       "route)")
     head_epochs: int = setting(40, "epochs to fit the auxiliary heads when decoupled")
@@ -82,7 +86,8 @@ class MIPConfig:
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
                   (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"), (self.bounds, BOUNDS, "bounds"),
-                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds"), (self.solver, SOLVERS, "solver")]
+                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds"), (self.solver, SOLVERS, "solver"),
+                  (self.bound_propagation, PROPAGATIONS, "bound_propagation")]
         for value, allowed, name in checks:
             if value not in allowed:
                 raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import copy
 import dataclasses
+import hashlib
 import math
 import multiprocessing
 from collections import OrderedDict
@@ -24,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.mip.activations import ACTIVATIONS
-from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.layers import check_supported
 from benchmark.mip.scorer import MIPResult, score_network
+from benchmark.mip.symbolic import layer_bounds
 from benchmark.models import prunable_layers
 from benchmark.records import SolverStats
 from benchmark.selection import threshold_mask
@@ -171,10 +172,26 @@ def block_problem(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, co
     with torch.no_grad():
         representation = prefix(x)
     if block.start and config.block_bounds == "network":  # full-network bounds at Conv_k's input
-        box = interval_bounds(copy.deepcopy(model).double(), *box)[block.start - 1]
+        box = network_bounds(model, box, config.bound_propagation)[block.start - 1]
     elif block.start:
         box = (representation.double() - config.epsilon, representation.double() + config.epsilon)
     return BlockProblem(block.layers, representation, y, box, block.keep)
+
+
+_NETWORK_BOUNDS: dict[str, list] = {}  # the last network's bounds: every block of it reads the same ones
+
+
+def network_bounds(model: nn.Sequential, box: tuple[torch.Tensor, torch.Tensor], propagation: str) -> list:
+    """The dense network's bounds of every module over ``box`` by ``propagation``, computed once per network, box
+    and propagation in this process (symbolic bounds of VGG-16 take minutes per image)."""
+    digest = hashlib.sha1(propagation.encode())
+    for tensor in [*model.state_dict().values(), *box]:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    key = digest.hexdigest()
+    if key not in _NETWORK_BOUNDS:
+        _NETWORK_BOUNDS.clear()
+        _NETWORK_BOUNDS[key] = layer_bounds(copy.deepcopy(model).double().eval(), *box, propagation=propagation)
+    return _NETWORK_BOUNDS[key]
 
 
 def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig) -> list[BlockProblem]:
@@ -182,14 +199,27 @@ def block_problems(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, c
     return [block_problem(model, heads, data, config, k) for k in range(len(heads) + 1)]
 
 
-def unstable_elements(problem: BlockProblem, bounds: str = "dense") -> int:
-    """ReLU elements of the block whose input interval over its box straddles 0 (each costs the MIP rows, and
-    an indicator unless relaxed), under the MIP's ``bounds``: the size of the sub-MIP, known before building it."""
+def relu_bounds(problem: BlockProblem, bounds: str = "dense", propagation: str = "interval") -> tuple[int, float]:
+    """The block's ReLU elements whose input interval over its box straddles 0 (each costs the MIP rows, and an
+    indicator unless relaxed), and the largest big-M constant among them (``max(U, -L)``), under the MIP's
+    ``bounds`` and ``propagation``: the size and scale of the sub-MIP, known before building it."""
     net = copy.deepcopy(problem.layers).double().eval()
     scored = prunable_layers(net) if bounds == "pruned" else ()
-    bounds = interval_bounds(net, problem.box[0].double(), problem.box[1].double(), scored=scored)
-    return sum(int(((bounds[p - 1][0] < 0) & (bounds[p - 1][1] > 0)).sum())
-               for p, module in enumerate(net.children()) if p and type(module) in ACTIVATIONS)
+    found = layer_bounds(net, problem.box[0].double(), problem.box[1].double(), scored, propagation)
+    unstable, big_m = 0, 0.0
+    for p, module in enumerate(net.children()):
+        if p and type(module) in ACTIVATIONS:
+            lower, upper = found[p - 1]
+            straddles = (lower < 0) & (upper > 0)
+            unstable += int(straddles.sum())
+            if straddles.any():
+                big_m = max(big_m, float(torch.maximum(upper, -lower)[straddles].max()))
+    return unstable, big_m
+
+
+def unstable_elements(problem: BlockProblem, bounds: str = "dense", propagation: str = "interval") -> int:
+    """How many of the block's ReLU elements are unstable (:func:`relu_bounds`)."""
+    return relu_bounds(problem, bounds, propagation)[0]
 
 
 def size_limited(problem: BlockProblem, unstable: int, limit: int) -> MIPResult:
@@ -210,7 +240,7 @@ def solve_block(problem: BlockProblem, config: MIPConfig) -> MIPResult:
     A block over ``config.max_unstable`` unstable ReLU elements is not built (:func:`size_limited`)."""
     torch.set_num_threads(1)
     if config.max_unstable:
-        unstable = unstable_elements(problem, config.bounds)
+        unstable = unstable_elements(problem, config.bounds, config.bound_propagation)
         if unstable > config.max_unstable:
             return size_limited(problem, unstable, config.max_unstable)
     result = score_network(problem.layers, problem.inputs, problem.labels, config, threshold=0.0,

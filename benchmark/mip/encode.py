@@ -20,6 +20,7 @@ from benchmark.mip.activations import ACTIVATIONS, ReluCounts, score_shift
 from benchmark.mip.affine import Affine, Builder
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.layers import LINEAR_MAPS, check_supported, following_activation
+from benchmark.mip.symbolic import symbolic_bounds
 from benchmark.models import prunable_layers
 
 
@@ -44,12 +45,12 @@ def _input_bounds(bounds, position: int, box, n: int):
 @torch.no_grad()
 def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, relaxed: bool,
                    scored: list[str] | None = None, input_box: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   bounds: str = "dense") -> EncodedNetwork:
+                   bounds: str = "dense", propagation: str = "interval") -> EncodedNetwork:
     """Build score variables and the per-sample constraints of ``model`` on ``inputs``.
 
     ``scored`` names the layers that get scores (default: the model's prunable layers). Bounds come from
-    interval propagation of ``input_box`` (default ``inputs +- epsilon``): of the dense network
-    (``bounds="dense"``) or valid for every score in [0,1] (``"pruned"``).
+    propagation of ``input_box`` (default ``inputs +- epsilon``), by intervals or, with ``propagation="symbolic"``,
+    zonotopes: of the dense network (``bounds="dense"``) or valid for every score in [0,1] (``"pruned"``).
     """
     check_supported(model)
     net = copy.deepcopy(model).double().eval()
@@ -61,7 +62,8 @@ def encode_network(model: nn.Sequential, inputs: torch.Tensor, epsilon: float, r
     for name, layer in layers.items():
         encoded.scores[name] = builder.add_vars(layer.weight.shape[0], 0.0, 1.0, prefix=f"s_{name}", start=1.0)
     pruned = bounds == "pruned"
-    layer_bounds = interval_bounds(net, *box, scored=encoded.scores if pruned else ())
+    propagate = symbolic_bounds if propagation == "symbolic" else interval_bounds
+    layer_bounds = propagate(net, *box, scored=encoded.scores if pruned else ())
     children = list(net.named_children())
     for n in range(len(x)):
         h = Affine.constant(x[n])

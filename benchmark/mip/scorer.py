@@ -38,7 +38,7 @@ def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor
     """The full OAMIP program (constraints and objective); returns it and the (N, K) logit variable ids. When SCIP
     solves it (``config.backend``), its SCIP model is made and configured here too."""
     encoded = encode_network(model, inputs, config.epsilon, config.relaxed, scored=scored, input_box=input_box,
-                             bounds=config.bounds)
+                             bounds=config.bounds, propagation=config.bound_propagation)
     z = add_logit_variables(encoded)
     add_loss(encoded.builder, z, labels.tolist(), config)
     add_sparsity(encoded, config)

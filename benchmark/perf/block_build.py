@@ -8,13 +8,16 @@ such), or with ``--batch first`` the first validation images of each class, righ
 instance then still shows every block's size. Every build
 runs in a fresh process (one thread), so its peak memory is its own. ``--compare`` names blocks that are built a
 second time on the dense route alone (``DENSE_LIMIT`` raised past any block: the builder before the sparse route
-existed). Nothing is solved. Run ``python -m benchmark.perf.block_build --compare 5``.
+existed). Each block's unstable ReLU elements and largest big-M constant are listed under interval bounds (the
+official code's) and under symbolic ones, each with its own network box at the block input; the builds use
+``--bound-propagation``. Nothing is solved. Run ``python -m benchmark.perf.block_build --compare 5``.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import math
 import multiprocessing
 import resource
@@ -24,7 +27,7 @@ import torch
 
 from benchmark.mip import affine
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import BlockProblem, block_problem, unstable_elements
+from benchmark.mip.decoupled import BlockProblem, block_problem, relu_bounds
 from benchmark.mip.scorer import build_model
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 from benchmark.threads import configure_threads
@@ -64,11 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, nargs="*", default=None, help="blocks to build (default: all)")
     parser.add_argument("--compare", type=int, nargs="*", default=[], help="blocks also built on the dense route")
     parser.add_argument("--batch", default="protocol", choices=("protocol", "first"))
+    parser.add_argument("--no-build", action="store_true", help="list the bounds only, build nothing")
     add_arguments(parser, width_divisor=1, epochs=3, train_limit=6000)
     args = parser.parse_args(argv)
     instance = load_instance(args)
-    table = ["| block | unstable ReLU elements | builder | variables | rows | build s | peak GB |",
-             "|---|---|---|---|---|---|---|"]
+    table = ["| block | unstable ReLU elements, interval / symbolic | largest big-M, interval / symbolic | builder | "
+             "variables | rows | build s | peak GB |", "|---|---|---|---|---|---|---|---|"]
     ratios = []
     pick = first_per_class if args.batch == "first" else pick_one_per_class
     for k in args.blocks if args.blocks is not None else range(len(instance.heads) + 1):
@@ -76,10 +80,21 @@ def main(argv: list[str] | None = None) -> None:
             problem = block_problem(instance.trained.model, instance.heads, instance.splits.val, instance.config, k,
                                     pick)
         except DatasetError as error:  # a head too weak to classify one image of some class: no batch
-            table.append(f"| {k} | no batch: {error} | | | | | |")
+            table.append(f"| {k} | no batch: {error} | | | | | | |")
             print(table[-1], flush=True)
             continue
-        unstable = unstable_elements(problem)
+        sizes = {}
+        for propagation in ("interval", "symbolic"):
+            config = dataclasses.replace(instance.config, bound_propagation=propagation)
+            sizes[propagation] = relu_bounds(block_problem(instance.trained.model, instance.heads,
+                                                           instance.splits.val, config, k, pick),
+                                             config.bounds, propagation)
+        unstable = " / ".join(str(sizes[p][0]) for p in sizes)
+        big_m = " / ".join(f"{sizes[p][1]:.3g}" for p in sizes)
+        if args.no_build:
+            table.append(f"| {k} | {unstable} | {big_m} | not built | | | | |")
+            print(table[-1], flush=True)
+            continue
         builds = {"sparse+dense": build_in_fresh_process(problem, instance.config, dense_only=False)}
         if k in args.compare:
             builds["dense"] = build_in_fresh_process(problem, instance.config, dense_only=True)
@@ -88,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
                           f"seconds and {dense['peak_gb'] / sparse['peak_gb']:.2f}x the peak memory of the builder "
                           "with both routes")
         for route, b in builds.items():
-            row = (f"| {k} | {unstable} | {route} | {b['variables']} | {b['rows']} | {b['seconds']:.1f} | "
+            row = (f"| {k} | {unstable} | {big_m} | {route} | {b['variables']} | {b['rows']} | {b['seconds']:.1f} | "
                    f"{b['peak_gb']:.1f} |")
             table.append(row)
             print(row, flush=True)

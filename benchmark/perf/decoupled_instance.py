@@ -14,7 +14,7 @@ from benchmark.config import TrainConfig
 from benchmark.device import configure_device, resolve_device
 from benchmark.errors import USER_ERRORS
 from benchmark.experiment import load_data
-from benchmark.mip.config import MIPConfig
+from benchmark.mip.config import PROPAGATIONS, MIPConfig
 from benchmark.mip.decoupled import fitted_heads
 from benchmark.threads import configure_threads
 from datasets import DataSplits
@@ -35,7 +35,8 @@ class Instance:
         """One line naming the instance, for a benchmark's table."""
         return (f"VGG-16 width/{self.train.width_divisor} DGL-trained {self.train.epochs} epochs on "
                 f"{self.train.train_limit or 'all'} {self.train.dataset} images ({self.device}), "
-                f"N={self.config.n_samples}, ce relaxed, block_bounds {self.config.block_bounds}")
+                f"N={self.config.n_samples}, ce relaxed, block_bounds {self.config.block_bounds}, "
+                f"{self.config.bound_propagation} bounds")
 
 
 def add_arguments(parser: argparse.ArgumentParser, width_divisor: int, epochs: int, train_limit: int) -> None:
@@ -45,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser, width_divisor: int, epochs: i
     parser.add_argument("--epochs", type=int, default=epochs, help="DGL training epochs of the instance's network")
     parser.add_argument("--train-limit", type=int, default=train_limit, help="training images (0: all)")
     parser.add_argument("--block-bounds", default="network", choices=("network", "local"))
+    parser.add_argument("--bound-propagation", default="interval", choices=PROPAGATIONS,
+                        help="how the sub-MIPs' bounds (and the network's at each block input) are propagated")
+    parser.add_argument("--samples", type=int, default=10, help="images per sub-MIP batch (N)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", type=Path, default=None, help="also write the table here, as Markdown")
@@ -61,7 +65,7 @@ def load_instance(args: argparse.Namespace, **options) -> Instance:
     splits = load_data(train, args.data_dir)
     trained = get_trained(train, splits, device=device)
     config = MIPConfig(loss="ce", relaxed=True, decoupled=True, nlp_heuristics=False, block_bounds=args.block_bounds,
-                       **options).for_seed(train.seed)
+                       bound_propagation=args.bound_propagation, n_samples=args.samples, **options).for_seed(train.seed)
     heads, _ = fitted_heads(trained.model, trained.heads, splits.train, config, train.seed)
     return Instance(train, trained, splits, config, heads, device)
 
