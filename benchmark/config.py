@@ -13,21 +13,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from benchmark.errors import ConfigError
-from benchmark.models import MODELS
+from benchmark.options import FieldError, check, setting
 from benchmark.paper import training_defaults
-from datasets import AUGMENTATIONS, PREPROCESSINGS, get_spec
 
 SCHEMA_VERSION = 1
+# the names of benchmark.models.MODELS, datasets.AUGMENTATIONS and datasets.PREPROCESSINGS, here so that the schema
+# loads no torch (tests/test_validation.py checks that they agree)
+MODEL_NAMES = ("fc3", "fc4", "lenet5", "vgg16")
+AUGMENTATIONS = ("none", "crop-flip")
+PREPROCESSINGS = ("paper", "native")
 OPTIMISERS = ("rmsprop", "sgd", "adam")
 TRAINING_SCHEMES = ("end-to-end", "dgl")
-
-
-def setting(default, help: str, choices: tuple | None = None):
-    """A dataclass field with ``default``, the help text the CLI shows for its flag (``metadata["help"]``) and,
-    for a fixed set of values, its ``choices``."""
-    metadata = {"help": help, **({"choices": tuple(choices)} if choices else {})}
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 def _is_default(f: dataclasses.Field, value) -> bool:
@@ -62,20 +58,23 @@ def config_hash(config) -> str:
 class TrainConfig:
     """Everything that determines a dense training run. Build it with :meth:`paper` for paper defaults."""
 
-    model: str = setting("lenet5", f"architecture: {', '.join(MODELS)}")
+    model: str = setting("lenet5", "architecture", MODEL_NAMES)
     dataset: str = setting("mnist", "dataset name (see: ticketbench list datasets)")
-    preprocessing: str = setting("paper", f"input preprocessing: {', '.join(PREPROCESSINGS)}")
-    epochs: int = setting(2, "training epochs (the best epoch by validation loss is kept)")
-    batch_size: int = setting(128, "images per mini-batch")
-    optimizer: str = setting("rmsprop", f"optimiser: {', '.join(OPTIMISERS)}")
-    lr: float = setting(1e-3, "learning rate")
-    momentum: float = setting(0.0, "momentum (SGD and RMSprop)")
-    weight_decay: float = setting(0.0, "L2 weight decay")
+    preprocessing: str = setting("paper", "input preprocessing", PREPROCESSINGS)
+    epochs: int = setting(2, "training epochs (the best epoch by validation loss is kept)", minimum=1)
+    batch_size: int = setting(128, "images per mini-batch", minimum=1)
+    optimizer: str = setting("rmsprop", "optimiser", OPTIMISERS)
+    lr: float = setting(1e-3, "learning rate", above=0)
+    momentum: float = setting(0.0, "momentum (SGD and RMSprop)", minimum=0)
+    weight_decay: float = setting(0.0, "L2 weight decay", minimum=0)
     nesterov: bool = setting(False, "Nesterov momentum (SGD only)")
-    val_fraction: float = setting(0.2, "fraction of the official training set held out for validation, in (0, 1)")
+    val_fraction: float = setting(0.2, "fraction of the official training set held out for validation, in (0, 1)",
+                                  above=0, below=1)
     seed: int = setting(0, "seed of the initialisation, the train/validation split and the batch order")
-    train_limit: int = setting(0, "use only this many training images (train + validation); 0 means all")
-    width_divisor: int = setting(1, "VGG-16 only: divide every channel count by this (reduced VGG for tests)")
+    train_limit: int = setting(0, "use only this many training images (train + validation); 0 means all; both "
+                                  "splits must keep an image per class", minimum=0)
+    width_divisor: int = setting(1, "VGG-16 only: divide every channel count by this (reduced VGG for tests)",
+                                 minimum=1)
     augment: str = setting("none", "training-set augmentation: 'none', or 'crop-flip' (RandomCrop(32, padding=4) "
                                    "and a horizontal flip, batched on the device; the paper's CIFAR-10 pipeline)",
                            AUGMENTATIONS)
@@ -84,16 +83,25 @@ class TrainConfig:
                             TRAINING_SCHEMES)
 
     def __post_init__(self):
-        if self.optimizer not in OPTIMISERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMISERS)}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError("epochs must be >= 0, batch_size >= 1 and lr > 0")
-        for value, allowed, name in ((self.augment, AUGMENTATIONS, "augment"),
-                                     (self.training, TRAINING_SCHEMES, "training")):
-            if value not in allowed:
-                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must lie in (0, 1), got {self.val_fraction}")
+        from datasets import get_spec, split_sizes
+
+        check(self)
+        if self.width_divisor != 1 and self.model != "vgg16":
+            raise FieldError("width_divisor", f"must be 1 for {self.model} (it divides VGG-16's channels only), "
+                                              f"got {self.width_divisor}")
+        classes = get_spec(self.dataset).num_classes
+        n_train, n_val = split_sizes(self.train_limit, self.val_fraction)
+        if self.train_limit and min(n_train, n_val) < classes:
+            raise FieldError("train_limit", f"must leave an image per class ({classes}) in both the training and "
+                                            f"the validation split, got {self.train_limit} ({n_train} training and "
+                                            f"{n_val} validation images at val_fraction {self.val_fraction:g})")
+
+    @property
+    def split_images(self) -> tuple[int, int]:
+        """(training, validation) images of this config on the dataset's official training set."""
+        from datasets import get_spec, split_sizes
+
+        return split_sizes(get_spec(self.dataset).train_images, self.val_fraction, self.train_limit)
 
     @classmethod
     def paper(cls, model: str, dataset: str, **overrides) -> TrainConfig:
@@ -101,6 +109,8 @@ class TrainConfig:
         augmentation, DGL for VGG-16), then ``overrides``.
 
         An unknown dataset, or one without paper defaults, is a one-line error."""
+        from datasets import get_spec
+
         get_spec(dataset)
         return cls(model=model, dataset=dataset, **{**training_defaults(model, dataset), **overrides})
 

@@ -14,20 +14,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmark.config import TrainConfig, config_hash, setting
+from benchmark.config import TrainConfig, config_hash
 from benchmark.errors import ConfigError
-from benchmark.methods import GRANULARITIES
-from benchmark.options import NoOptions
+from benchmark.options import NoOptions, check, setting
+
+GRANULARITIES = ("neuron", "weight")
+SCOPES = ("layer", "global")
+SCORING_BATCH = 10  # images in the one-per-class batch of a method without its own size (the MIP's n_samples)
+
+
+def scoring_batch(options) -> int:
+    """Images in the one-per-class batch, drawn from the validation split, that a prune with ``options`` scores
+    on: the options' ``n_samples`` (the MIP's N), else :data:`SCORING_BATCH`."""
+    return getattr(options, "n_samples", SCORING_BATCH)
 
 
 @dataclass(frozen=True)
 class TargetSpec:
     """The operating point of a prune run: one of a sparsity, a threshold, or the counts of another prune run."""
 
-    sparsity: float | None = setting(None, "fraction of units (or weights) to remove, in [0, 1)")
-    scope: str = setting("layer", "rank per layer or across layers", choices=("layer", "global"))
-    threshold: float | None = setting(None, "keep units scoring at least this, in [0, 1] (the MIP's rule)")
+    sparsity: float | None = setting(None, "fraction of units (or weights) to remove", minimum=0, below=1)
+    scope: str = setting("layer", "rank per layer or across layers", SCOPES)
+    threshold: float | None = setting(None, "keep units scoring at least this (the MIP's rule)", minimum=0,
+                                      maximum=1)
     match: PruneSpec | None = None  # keep exactly this run's per-layer counts
+
+    def __post_init__(self):
+        check(self)
 
     @property
     def label(self) -> str:
@@ -40,7 +53,10 @@ class TargetSpec:
 
 
 class Identified:
-    """A frozen spec named by its content hash."""
+    """A frozen spec named by its content hash, its fields checked (:func:`benchmark.options.check`)."""
+
+    def __post_init__(self):
+        check(self)
 
     @property
     def hash(self) -> str:
@@ -55,12 +71,8 @@ class PruneSpec(Identified):
     train: TrainConfig
     method: str
     options: object = field(default_factory=NoOptions)  # the method's typed Options
-    granularity: str = "neuron"
+    granularity: str = setting("neuron", "prune whole units (neurons, filters) or single weights", GRANULARITIES)
     target: TargetSpec = field(default_factory=TargetSpec)
-
-    def __post_init__(self):
-        if self.granularity not in GRANULARITIES:
-            raise ConfigError(f"unknown granularity {self.granularity!r}; choose one of: {', '.join(GRANULARITIES)}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class EvaluateSpec(Identified):
     """The pruned network on the source test set, with no fine-tuning or after ``finetune_epochs``."""
 
     prune: PruneSpec
-    finetune_epochs: int = 0
+    finetune_epochs: int = setting(0, "fine-tuning epochs of the pruned weights (0: none)", minimum=0)
 
 
 @dataclass(frozen=True)
@@ -87,14 +99,12 @@ class TransferSpec(Identified):
 
     prune: PruneSpec
     target: TrainConfig
-    control: str = setting("ticket", "the mask itself, or the random control", choices=("ticket", "random"))
+    control: str = setting("ticket", "the mask itself, or the random control", ("ticket", "random"))
 
     def __post_init__(self):
-        if self.control not in ("ticket", "random"):
-            raise ConfigError(f"unknown transfer control {self.control!r}; choose ticket or random")
+        super().__post_init__()
         if (self.target.model, self.target.seed) != (self.prune.train.model, self.prune.train.seed):
             raise ConfigError("a transfer keeps the source's model and seed")
-
 
 
 @dataclass(frozen=True)

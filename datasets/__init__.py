@@ -10,7 +10,7 @@ from datasets.loader import ImageSet, InMemoryLoader
 from datasets.preprocess import PREPROCESSINGS
 from datasets.registry import DATASETS, get_spec
 from datasets.root import cache_dir, resolve_data_root
-from datasets.splits import DataSplits, load_splits, pick_one_per_class
+from datasets.splits import DataSplits, load_splits, pick_one_per_class, split_sizes
 
 __all__ = [
     "AUGMENTATIONS",
@@ -25,4 +25,5 @@ __all__ = [
     "load_splits",
     "pick_one_per_class",
     "resolve_data_root",
+    "split_sizes",
 ]

@@ -14,13 +14,14 @@ from datasets.sources import RawArrays
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A named dataset: its torchvision class, class count and native normalisation."""
+    """A named dataset: its torchvision class, class count, native normalisation and official training-set size."""
 
     name: str
     torchvision_class: type
     num_classes: int
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    train_images: int  # images in the official training set (the pool of the train and validation splits)
 
     @property
     def is_mnist_like(self) -> bool:
@@ -65,11 +66,12 @@ class DatasetSpec:
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in (
-        DatasetSpec("mnist", torchvision.datasets.MNIST, 10, (0.1307,), (0.3081,)),
-        DatasetSpec("fashion-mnist", torchvision.datasets.FashionMNIST, 10, (0.2860,), (0.3530,)),
-        DatasetSpec("kmnist", torchvision.datasets.KMNIST, 10, (0.1918,), (0.3483,)),
+        DatasetSpec("mnist", torchvision.datasets.MNIST, 10, (0.1307,), (0.3081,), 60000),
+        DatasetSpec("fashion-mnist", torchvision.datasets.FashionMNIST, 10, (0.2860,), (0.3530,), 60000),
+        DatasetSpec("kmnist", torchvision.datasets.KMNIST, 10, (0.1918,), (0.3483,), 60000),
         DatasetSpec(
-            "cifar10", torchvision.datasets.CIFAR10, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+            "cifar10", torchvision.datasets.CIFAR10, 10, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616),
+            50000,
         ),
     )
 }

@@ -47,13 +47,20 @@ def load_splits(
     pool = ImageSet(x_train, torch.as_tensor(raw.y_train), norm, spec.num_classes)
     test = ImageSet(x_test, torch.as_tensor(raw.y_test), norm, spec.num_classes)
     order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
-    if train_limit:
-        order = order[:train_limit]
-    n_val = int(round(len(order) * val_fraction))
-    if not 0 < n_val < len(order):
-        raise DatasetError(f"{len(order)} training images with val_fraction {val_fraction} leave an empty "
+    n_train, n_val = split_sizes(len(pool), val_fraction, train_limit)
+    if n_train < 1 or n_val < 1:
+        raise DatasetError(f"{n_train + n_val} training images with val_fraction {val_fraction} leave an empty "
                            "train or validation split; use more images (train_limit) or another val_fraction")
+    order = order[:n_train + n_val]
     return DataSplits(name, pool.subset(order[n_val:]), pool.subset(order[:n_val]), test)
+
+
+def split_sizes(pool: int, val_fraction: float, train_limit: int | None = None) -> tuple[int, int]:
+    """The (train, validation) image counts :func:`load_splits` makes of a training set of ``pool`` images, or of
+    its first ``train_limit`` (0 or None: all)."""
+    images = min(pool, train_limit) if train_limit else pool
+    n_val = int(round(images * val_fraction))
+    return images - n_val, n_val
 
 
 @torch.no_grad()
@@ -63,6 +70,9 @@ def pick_one_per_class(model: torch.nn.Module, data: ImageSet, n: int = 10, seed
     Draw from the *validation* split (the official code drew from the training set by mistake).
     Returns ``(inputs, labels, indices)``; raises :class:`DatasetError` if some class has no correct image.
     """
+    if n > len(data):
+        raise DatasetError(f"a batch of {n} images exceeds the validation split of {len(data)} images; ask for a "
+                           "smaller batch (the MIP's n_samples) or a larger split (train_limit, val_fraction)")
     model.eval()
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
     y = data.labels[order]

@@ -1,12 +1,15 @@
 """Suites: declarative TOML files of models, datasets, methods, operating points, transfers, budgets and seeds.
 
-A suite is read with ``tomllib`` into a frozen :class:`Suite` and checked before anything runs: every error is
-one line naming the file, the key and the valid choices. Preset suites ship in ``benchmark/harness/suites/``
-(``ticketbench list suites``); any other suite is a path. Keys::
+A suite is read with ``tomllib`` into a frozen :class:`Suite` and checked before anything runs, by the schema of
+the fields it fills (:mod:`benchmark.options`: types, choices and ranges declared once): every error is one line
+naming the file and the key, and a string where a number belongs is refused, never parsed. Preset suites ship in
+``benchmark/harness/suites/`` (``ticketbench list suites``); any other suite is a path. Keys::
 
     name, description                 strings; the name is a plain name (letters, digits, '.', '_', '-', at most
-                                      64 characters, no leading dot, no '..'), and a preset's name belongs to the
-                                      preset: a suite file naming itself so must hold the preset's content
+                                      64 characters, no leading dot, no '..'); a preset's name belongs to the
+                                      preset (a suite file naming itself so must hold the preset's content),
+                                      "cli" to the prune command, and a name the store keeps for a different
+                                      suite to that suite (:func:`check_stored_name`)
     deviations                        ["...", ...]: one line per deliberate deviation from the paper or the
                                       official code (shown beside the results; never part of any stage's hash)
     device                            "cpu" (default), "cuda", or "auto" (CUDA when torch sees a GPU); where
@@ -16,7 +19,7 @@ one line naming the file, the key and the valid choices. Preset suites ship in `
     [train]                           TrainConfig fields on top of each dataset's paper defaults (epochs, ...);
     [train.NAME]                      the same for one dataset or model (model settings win)
     [budget]                          finetune_epochs, retrain_epochs (default 0: none), transfer_epochs
-                                      (default "full"); "full" is the dataset's own training epochs (the
+                                      (at least 1; default "full"); "full" is the dataset's own training epochs (the
                                       source's for retraining, the target's for transfer: the paper's "full
                                       budget", as the dense net the ticket is compared with),
                                       tickets_at = "primary" | "all" (where fine-tuning, retraining and
@@ -34,23 +37,25 @@ import dataclasses
 import itertools
 import re
 import tomllib
-import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmark.config import TrainConfig
+from benchmark.config import MODEL_NAMES, TrainConfig
 from benchmark.device import DEVICES
 from benchmark.errors import ConfigError
-from benchmark.methods import GRANULARITIES, available_methods, method_options
-from benchmark.models import MODELS
+from benchmark.methods import available_methods
+from benchmark.options import FieldError, NoOptions, build_options, check, check_value, coerce, setting
+from benchmark.specs import GRANULARITIES, SCOPES, TargetSpec, scoring_batch
 from datasets import DATASETS, get_spec
 from datasets.errors import describe
 
 PRESETS = Path(__file__).parent / "suites"
+CLI_SUITE = "cli"  # the suite of the prune command's one-off runs: no suite file takes its name
 TICKETS_AT = ("primary", "all")
 KEYS = ("name", "description", "deviations", "device", "models", "datasets", "seeds", "only", "train", "budget",
         "transfer", "methods")
-BUDGET_KEYS = ("finetune_epochs", "retrain_epochs", "transfer_epochs", "tickets_at")
+METHOD_KEYS = ("granularity", "match", "options", "options_for", "scope", "sparsities", "sweep", "thresholds")
 FULL = "full"  # a budget of the dataset's own training epochs
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 NAME_RULE = "letters, digits, '.', '_', '-', starting with a letter or digit, at most 64 characters, no '..'"
@@ -63,11 +68,20 @@ class MethodPlan:
     name: str
     option_sets: tuple = ()  # typed Options instances
     model_option_sets: tuple = ()  # (model, option sets) where options_for differs
-    granularity: str = "neuron"
-    scope: str = "layer"
+    granularity: str = setting("neuron", "prune whole units or single weights", GRANULARITIES)
+    scope: str = setting("layer", "rank per layer or across layers", SCOPES)
     thresholds: tuple[float | None, ...] = ()  # None: the paper's threshold for the model and dataset
     sparsities: tuple[float, ...] = ()
     match: str | None = None
+
+    def __post_init__(self):
+        check(self)
+        for key, name, values in (("thresholds", "threshold", self.thresholds),
+                                  ("sparsities", "sparsity", self.sparsities)):
+            for value in values:
+                check_value(TargetSpec, name, value, key)
+        if self.match == self.name:
+            raise FieldError("match", f"must name another method, got {self.match!r} (a method matched to itself)")
 
     def options_for(self, model: str) -> tuple:
         """The option sets this method runs with on ``model``."""
@@ -78,15 +92,22 @@ class MethodPlan:
 class Budget:
     """Epochs of the stages after pruning, and where the tickets are taken."""
 
-    finetune_epochs: int = 0
-    retrain_epochs: int | None = 0  # 0: no retraining; None: the source dataset's own training epochs
-    transfer_epochs: int | None = None  # None: the target dataset's own training epochs
-    tickets_at: str = "primary"
+    finetune_epochs: int = setting(0, "fine-tuning epochs of the pruned weights (0: none)", minimum=0)
+    retrain_epochs: int | None = setting(0, f'retraining epochs of the ticket (0: none; None, "{FULL}" in a file: '
+                                            "the source dataset's own training epochs)", minimum=0)
+    transfer_epochs: int | None = setting(None, f'training epochs of a transferred ticket (None, "{FULL}" in a '
+                                                "file: the target dataset's own training epochs)", minimum=1)
+    tickets_at: str = setting("primary", "where the tickets are taken: the first operating point of each method, "
+                                         "or every one", TICKETS_AT)
+
+    def __post_init__(self):
+        check(self)
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A validated suite."""
+    """A validated suite: every training config, every operating point and every scoring batch is checked when
+    it is built, from a file or by hand (a :class:`~benchmark.options.FieldError` names the suite key)."""
 
     name: str
     description: str
@@ -98,9 +119,45 @@ class Suite:
     transfer: dict[str, tuple[str, ...]]
     methods: tuple[MethodPlan, ...]
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    device: str = "cpu"  # auto, cpu or cuda (resolved when the suite runs; --device overrides it)
+    device: str = setting("cpu", "where stages run (resolved when the suite runs; --device overrides it)", DEVICES)
     path: Path = field(default=Path(), compare=False)
     deviations: tuple[str, ...] = ()  # one line each: what deliberately differs from the paper / official code
+
+    def __post_init__(self):
+        check(self)
+        for key in ("models", "datasets", "seeds"):
+            if not getattr(self, key):
+                raise FieldError(key, "must not be empty")
+        if not NAME.fullmatch(self.name) or ".." in self.name:
+            raise FieldError("name", f"{self.name!r} is not a plain name: {NAME_RULE}")
+        names = {plan.name for plan in self.methods}
+        for plan in self.methods:
+            if plan.match is not None and plan.match not in names:
+                raise FieldError(f"methods.{plan.name}.match", f"{plan.match!r} is not a method of this suite")
+        for model, dataset in self.pairs():
+            self._check_batches(self._checked_config(model, dataset), model)
+            for target in self.transfer.get(dataset, ()):
+                self._checked_config(model, target)
+
+    def _checked_config(self, model: str, dataset: str) -> TrainConfig:
+        try:
+            return self.train_config(model, dataset, self.seeds[0])
+        except FieldError as error:
+            raise FieldError(f"train.{error.key}", f"{error.reason} ({model} on {dataset})") from None
+        except ConfigError as error:
+            raise FieldError("train", f"{error} ({model} on {dataset})") from None
+
+    def _check_batches(self, config: TrainConfig, model: str) -> None:
+        """Refuse a scoring batch larger than the validation split it is drawn from."""
+        images = config.split_images[1]
+        pool = f"train_limit {config.train_limit}" if config.train_limit else "the whole training set"
+        for plan in self.methods:
+            for options in plan.options_for(model):
+                if scoring_batch(options) > images:
+                    raise FieldError(f"methods.{plan.name}.options.n_samples",
+                                     f"{scoring_batch(options)} exceeds the validation split size: the batch is drawn "
+                                     f"from {images} validation images of {config.dataset} ({pool}, val_fraction "
+                                     f"{config.val_fraction:g})")
 
     def train_config(self, model: str, dataset: str, seed: int) -> TrainConfig:
         """The dense training config of one (model, dataset, seed): global, then dataset, then model settings."""
@@ -134,11 +191,25 @@ class _Reader:
                 raise self.fail(name, "missing key")
             return default
         value = table[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        if not isinstance(value, kind):
             raise self.fail(name, f"must be {kind.__name__}, got {value!r}")
         return value
+
+    def fields(self, cls, table: dict, where: str, skip: tuple[str, ...] = ()) -> dict:
+        """The keys of ``table`` as fields of ``cls`` (not those in ``skip``), each typed by the schema;
+        ``"full"`` stands for None where a field takes None."""
+        _known(self, table, [f.name for f in dataclasses.fields(cls) if f.name not in skip], where)
+        try:
+            return {key: coerce(cls, key, value, none=FULL) for key, value in table.items()}
+        except FieldError as error:
+            raise self.fail(f"{where}.{error.key}", error.reason) from None
+
+    def make(self, cls, where: str = "", **values):
+        """``cls(**values)``, a :class:`FieldError` named under ``where``."""
+        try:
+            return cls(**values)
+        except FieldError as error:
+            raise self.fail(f"{where}.{error.key}" if where else error.key, error.reason) from None
 
     def names(self, table: dict, key: str, valid, where: str = "") -> tuple[str, ...]:
         values = tuple(self.get(table, key, list, where))
@@ -146,26 +217,16 @@ class _Reader:
             if value not in valid:
                 raise self.fail(f"{where}.{key}" if where else key,
                                 f"unknown name {value!r}; choose from: {', '.join(valid)}")
-        if not values:
-            raise self.fail(key, "must not be empty")
         return values
 
-    def numbers(self, table: dict, key: str, where: str, low: float, high: float, closed: bool,
-                paper: bool = False) -> tuple:
-        """Numbers in the interval; with ``paper``, the string "paper" stands for the paper's value (None)."""
-        values = []
-        for v in self.get(table, key, list, where, default=[]):
-            if paper and v == "paper":
-                values.append(None)
-            elif isinstance(v, int | float) and not isinstance(v, bool):
-                values.append(float(v))
-            else:
-                raise self.fail(f"{where}.{key}", f"{v!r} is not a number" + (' or "paper"' if paper else ""))
-        for v in (v for v in values if v is not None):
-            if not (low <= v <= high if closed else low <= v < high):
-                interval = f"[{low:g}, {high:g}]" if closed else f"[{low:g}, {high:g})"
-                raise self.fail(f"{where}.{key}", f"{v:g} is outside {interval}")
-        return tuple(values)
+    def points(self, table: dict, key: str, where: str, name: str, paper: bool = False) -> tuple:
+        """The list ``key``: values of the :class:`TargetSpec` field ``name``, typed by the schema (their range is
+        :class:`MethodPlan`'s check); with ``paper``, "paper" stands for the paper's value (None)."""
+        try:
+            return tuple(coerce(TargetSpec, name, value, none="paper" if paper else None)
+                         for value in self.get(table, key, list, where, default=[]))
+        except FieldError as error:
+            raise self.fail(f"{where}.{key}", error.reason) from None
 
 
 def _input_shape(dataset: str, preprocessing: str) -> tuple[int, int, int]:
@@ -178,37 +239,42 @@ def _method(reader: _Reader, name: str, table: dict, methods: dict) -> MethodPla
     where = f"methods.{name}"
     if name not in methods:
         raise reader.fail(where, f"unknown method {name!r}; choose from: {', '.join(methods)}")
-    _known(reader, table, ("granularity", "match", "options", "options_for", "scope", "sparsities", "sweep",
-                           "thresholds"), where)
+    _known(reader, table, METHOD_KEYS, where)
     method = methods[name]()
-    options = reader.get(table, "options", dict, where, default={})
-    sweep = reader.get(table, "sweep", dict, where, default={})
-    combos = [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())] if sweep else [{}]
-    per_model = reader.get(table, "options_for", dict, where, default={})
+    options_class = getattr(method, "Options", NoOptions)
+    options, sweep, per_model = (reader.get(table, key, dict, where, default={})
+                                 for key in ("options", "sweep", "options_for"))
+    for option, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise reader.fail(f"{where}.sweep.{option}", f"must be a non-empty list of values, got {values!r}")
+    combos = [dict(zip(sweep, values)) for values in itertools.product(*sweep.values())]
+    for model in per_model:
+        if model not in MODEL_NAMES:
+            raise reader.fail(f"{where}.options_for.{model}", f"unknown model; choose from: {', '.join(MODEL_NAMES)}")
+        reader.get(per_model, model, dict, f"{where}.options_for")
+
+    def typed(extra: dict) -> tuple:
+        return tuple(build_options(options_class, {**options, **extra, **combo}, name, text=False) for combo in combos)
+
     try:
-        option_sets = tuple(method_options(method, {**options, **combo}) for combo in combos)
-        model_sets = tuple((model, tuple(method_options(method, {**options, **extra, **combo}) for combo in combos))
-                           for model, extra in per_model.items())
+        option_sets = typed({})
+        model_sets = tuple((model, typed(extra)) for model, extra in per_model.items())
     except ConfigError as exc:
         raise reader.fail(f"{where}.options", str(exc)) from None
-    for model, _ in model_sets:
-        if model not in MODELS:
-            raise reader.fail(f"{where}.options_for.{model}", f"unknown model; choose from: {', '.join(MODELS)}")
     granularity = reader.get(table, "granularity", str, where, default="neuron")
-    if granularity not in GRANULARITIES or granularity not in method.granularities:
+    if granularity not in method.granularities:
         raise reader.fail(f"{where}.granularity",
                           f"{granularity!r}; {name} works at: {', '.join(method.granularities)}")
     match = reader.get(table, "match", str, where, default=None)
     if match is not None and match not in methods:
         raise reader.fail(f"{where}.match", f"unknown method {match!r}; choose from: {', '.join(methods)}")
-    plan = MethodPlan(name, option_sets, model_sets, granularity,
-                      reader.get(table, "scope", str, where, default="layer"),
-                      reader.numbers(table, "thresholds", where, 0.0, 1.0, closed=True, paper=True),
-                      reader.numbers(table, "sparsities", where, 0.0, 1.0, closed=False), match)
+    plan = reader.make(MethodPlan, where, name=name, option_sets=option_sets, model_option_sets=model_sets,
+                       granularity=granularity,
+                       scope=reader.get(table, "scope", str, where, default="layer"),
+                       thresholds=reader.points(table, "thresholds", where, "threshold", paper=True),
+                       sparsities=reader.points(table, "sparsities", where, "sparsity"), match=match)
     if not (plan.thresholds or plan.sparsities or match or hasattr(method, "default_target")):
         raise reader.fail(where, f"{name} needs operating points: give thresholds, sparsities or match")
-    if plan.scope not in ("layer", "global"):
-        raise reader.fail(f"{where}.scope", f"{plan.scope!r}; choose from: layer, global")
     return plan
 
 
@@ -217,14 +283,6 @@ def _known(reader: _Reader, table: dict, known, where: str = "") -> None:
     for key in table:
         if key not in known:
             raise reader.fail(f"{where}.{key}" if where else key, f"unknown key; choose from: {', '.join(known)}")
-
-
-def _name(reader: _Reader, data: dict) -> str:
-    """The suite's name: a plain name, safe as a directory and as the store's key."""
-    name = reader.get(data, "name", str)
-    if not NAME.fullmatch(name) or ".." in name:
-        raise reader.fail("name", f"{name!r} is not a plain name: {NAME_RULE}")
-    return name
 
 
 def _deviations(reader: _Reader, data: dict) -> tuple[str, ...]:
@@ -238,39 +296,37 @@ def _deviations(reader: _Reader, data: dict) -> tuple[str, ...]:
 
 def _train(reader: _Reader, data: dict) -> dict:
     """The [train] table: TrainConfig fields of the right type, globally or per model or dataset."""
-    types = {k: v for k, v in typing.get_type_hints(TrainConfig).items() if k not in ("model", "dataset", "seed")}
-
-    def fields(table: dict, where: str) -> dict:
-        _known(reader, table, sorted(types), where)
-        return {key: reader.get(table, key, types[key], where) for key in table}
-
     table = reader.get(data, "train", dict, default={})
-    scoped = {k: v for k, v in table.items() if isinstance(v, dict) and (k in MODELS or k in DATASETS)}
-    train = fields({k: v for k, v in table.items() if k not in scoped}, "train")
-    return {**train, **{key: fields(value, f"train.{key}") for key, value in scoped.items()}}
+    scoped = {k: v for k, v in table.items() if isinstance(v, dict) and (k in MODEL_NAMES or k in DATASETS)}
+    skip = ("model", "dataset", "seed")
+    train = reader.fields(TrainConfig, {k: v for k, v in table.items() if k not in scoped}, "train", skip)
+    return {**train, **{key: reader.fields(TrainConfig, value, f"train.{key}", skip) for key, value in scoped.items()}}
 
 
-def _epochs(reader: _Reader, table: dict, key: str, default: int | None, full: bool = True) -> int | None:
-    """A budget's epochs: a count >= 0 or, with ``full``, "full" (None: the dataset's own training epochs)."""
-    value = table.get(key, FULL if default is None else default)
-    if full and value == FULL:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        expected = 'epochs >= 0 or "full"' if full else "epochs >= 0"
-        raise reader.fail(f"budget.{key}", f"must be {expected}, got {value!r}")
-    return value
+def _transfer(reader: _Reader, data: dict, datasets: tuple[str, ...], train: dict) -> dict[str, tuple[str, ...]]:
+    """The [transfer] table: target datasets of each source dataset, with inputs of the source's shape."""
+    transfer = {}
+    preprocessing = train.get("preprocessing", "paper")
+    for source, targets in reader.get(data, "transfer", dict, default={}).items():
+        if source not in datasets:
+            raise reader.fail(f"transfer.{source}", f"not a dataset of the suite; choose from: {', '.join(datasets)}")
+        transfer[source] = reader.names({source: targets}, source, list(DATASETS), "transfer")
+        shape = _input_shape(source, preprocessing)
+        for target in transfer[source]:
+            if _input_shape(target, preprocessing) != shape:
+                raise reader.fail(f"transfer.{source}", f"{target} inputs are {_input_shape(target, preprocessing)}, "
+                                  f"{source} inputs {shape}: a mask cannot move between them")
+    return transfer
 
 
-def _budget(reader: _Reader, data: dict) -> Budget:
-    """The [budget] table: epochs of the stages after pruning, and where the tickets are taken."""
-    table = reader.get(data, "budget", dict, default={})
-    _known(reader, table, BUDGET_KEYS, "budget")
-    budget = Budget(_epochs(reader, table, "finetune_epochs", 0, full=False),
-                    _epochs(reader, table, "retrain_epochs", 0), _epochs(reader, table, "transfer_epochs", None),
-                    reader.get(table, "tickets_at", str, "budget", default="primary"))
-    if budget.tickets_at not in TICKETS_AT:
-        raise reader.fail("budget.tickets_at", f"{budget.tickets_at!r}; choose from: {', '.join(TICKETS_AT)}")
-    return budget
+def _only(reader: _Reader, data: dict, models: tuple[str, ...], datasets: tuple[str, ...]) -> dict:
+    """The [only] table: the datasets a model runs on, when not all of the suite's."""
+    only = {}
+    for model, names in reader.get(data, "only", dict, default={}).items():
+        if model not in models:
+            raise reader.fail(f"only.{model}", f"not a model of the suite; choose from: {', '.join(models)}")
+        only[model] = reader.names({model: names}, model, list(datasets), "only")
+    return only
 
 
 def parse_suite(text: str, path: Path) -> Suite:
@@ -282,46 +338,24 @@ def parse_suite(text: str, path: Path) -> Suite:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
     _known(reader, data, KEYS)
     methods = available_methods()
-    train, budget = _train(reader, data), _budget(reader, data)
+    train = _train(reader, data)
+    budget_table = reader.get(data, "budget", dict, default={})
+    budget = reader.make(Budget, "budget", **reader.fields(Budget, budget_table, "budget"))
     suite_methods = reader.get(data, "methods", dict)
     plans = tuple(_method(reader, name, reader.get(suite_methods, name, dict, "methods"), methods)
                   for name in suite_methods)
-    device = reader.get(data, "device", str, default="cpu")
-    if device not in DEVICES:
-        raise reader.fail("device", f"{device!r}; choose from: {', '.join(DEVICES)}")
-    suite = Suite(_name(reader, data), reader.get(data, "description", str, default=""),
-                  reader.names(data, "models", list(MODELS)), reader.names(data, "datasets", list(DATASETS)),
-                  tuple(reader.get(data, "seeds", list)), train, budget, {}, plans, {}, device, path,
-                  _deviations(reader, data))
-    for seed in suite.seeds:
+    models, datasets = reader.names(data, "models", MODEL_NAMES), reader.names(data, "datasets", list(DATASETS))
+    seeds = tuple(reader.get(data, "seeds", list))
+    for seed in seeds:
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise reader.fail("seeds", f"must be integers, got {seed!r}")
-    transfer = {}
-    for source, targets in reader.get(data, "transfer", dict, default={}).items():
-        if source not in suite.datasets:
-            raise reader.fail(f"transfer.{source}",
-                              f"not a dataset of the suite; choose from: {', '.join(suite.datasets)}")
-        transfer[source] = reader.names({source: targets}, source, list(DATASETS), "transfer")
-        preprocessing = train.get("preprocessing", "paper")
-        shape = _input_shape(source, preprocessing)
-        for target in transfer[source]:
-            if _input_shape(target, preprocessing) != shape:
-                raise reader.fail(f"transfer.{source}", f"{target} inputs are {_input_shape(target, preprocessing)}, "
-                                  f"{source} inputs {shape}: a mask cannot move between them")
-    for plan in plans:
-        if plan.match is not None and plan.match not in {p.name for p in plans}:
-            raise reader.fail(f"methods.{plan.name}.match", f"{plan.match!r} is not a method of this suite")
-    only = {}
-    for model, datasets in reader.get(data, "only", dict, default={}).items():
-        if model not in suite.models:
-            raise reader.fail(f"only.{model}", f"not a model of the suite; choose from: {', '.join(suite.models)}")
-        only[model] = reader.names({model: datasets}, model, list(suite.datasets), "only")
-    try:
-        for model, dataset in itertools.product(suite.models, suite.datasets):
-            suite.train_config(model, dataset, suite.seeds[0])
-    except ConfigError as exc:
-        raise reader.fail("train", str(exc)) from None
-    return dataclasses.replace(suite, transfer=transfer, only=only)
+    return reader.make(Suite, name=reader.get(data, "name", str),
+                       description=reader.get(data, "description", str, default=""), models=models,
+                       datasets=datasets, seeds=seeds, train=train, budget=budget,
+                       transfer=_transfer(reader, data, datasets, train), methods=plans,
+                       only=_only(reader, data, models, datasets),
+                       device=reader.get(data, "device", str, default="cpu"), path=path,
+                       deviations=_deviations(reader, data))
 
 
 def read_suite(path: Path) -> Suite:
@@ -337,7 +371,8 @@ def read_suite(path: Path) -> Suite:
 
 def load_suite(name_or_path: str) -> Suite:
     """A preset suite by name, or a suite file by path. A file may carry a preset's name only with that preset's
-    content, so that a name always stands for one suite in the store."""
+    content, so that a name always stands for one suite in the store; the prune command's suite name is not a
+    file's."""
     presets = available_suites()
     path = presets.get(name_or_path) or Path(name_or_path)
     if not path.is_file():
@@ -347,4 +382,19 @@ def load_suite(name_or_path: str) -> Suite:
     if preset is not None and preset.resolve() != path.resolve() and suite != read_suite(preset):
         raise ConfigError(f"{path.name}: name: {suite.name!r} is a preset's name but the content differs from "
                           f"the preset's; rename the suite (the store keeps results by suite name)")
+    if suite.name == CLI_SUITE:
+        raise ConfigError(f"{path.name}: name: {CLI_SUITE!r} is the prune command's suite; rename the suite")
     return suite
+
+
+def check_stored_name(suite: Suite, planned: Iterable[str], stored: Iterable[str]) -> None:
+    """Refuse a suite file whose name the store already keeps for a different suite: one that stored stages this
+    suite does not plan (``planned``: the hashes of its stages; ``stored``: the hashes the store keeps under its
+    name). A preset is its own: its stored stages of earlier versions never refuse it."""
+    if suite.path.resolve() in {path.resolve() for path in available_suites().values()}:
+        return
+    foreign = set(stored) - set(planned)
+    if foreign:
+        raise ConfigError(f"{suite.path.name}: name: the store already keeps a different suite named "
+                          f"{suite.name!r} ({len(foreign)} of its stored stages are not stages of this file); "
+                          "rename the suite, or give another --store")
