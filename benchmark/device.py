@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from benchmark.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -21,6 +19,7 @@ def resolve_device(name: str) -> str:
     """``"cpu"`` or ``"cuda"`` for a device name of :data:`DEVICES` (``auto``: CUDA when torch sees a GPU).
 
     ``cuda`` without a GPU, or an unknown name, is a one-line :class:`ConfigError`."""
+    import torch  # here: the CLI's parser imports this module
     if name not in DEVICES:
         raise ConfigError(f"unknown device {name!r}; choose one of: {', '.join(DEVICES)}")
     if name == "auto":
@@ -41,6 +40,7 @@ def configure_device(device: str) -> None:
     against reading uninitialised memory, which no op here does, and it doubled the time of a LeNet-5 step on an
     H100 (2.7 ms against 4.9 ms). On the CPU nothing changes: CPU runs are bit-identical already.
     """
+    import torch  # here: the CLI's parser imports this module
     if device != "cuda":
         return
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
@@ -52,4 +52,5 @@ def configure_device(device: str) -> None:
 
 def device_name(device: str) -> str | None:
     """The GPU's name for ``cuda`` (what a CUDA result is repeatable on), else None."""
+    import torch  # here: the CLI's parser imports this module
     return torch.cuda.get_device_name() if device == "cuda" else None

@@ -12,7 +12,6 @@ import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -21,11 +20,10 @@ from torch import nn
 from benchmark.errors import ConfigError
 from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
 from benchmark.options import NoOptions, build_options
+from benchmark.plugins import method_entry_points
 from benchmark.selection import threshold_mask, top_k_mask
+from benchmark.specs import GRANULARITIES
 from datasets import DataSplits
-
-GRANULARITIES = ("neuron", "weight")
-ENTRY_POINT_GROUP = "ticketbench.methods"
 
 
 @dataclass(frozen=True)
@@ -138,9 +136,8 @@ def register(cls: type) -> type:
 
 def available_methods() -> dict[str, type]:
     """All methods by name: entry points of ``ticketbench.methods``, then run-time registrations."""
-    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
     methods = {}
-    for name, ep in sorted(found.items()):
+    for name, ep in method_entry_points().items():
         try:
             methods[name] = ep.load()
         except Exception as exc:  # a broken plugin must not break the others

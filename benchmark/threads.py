@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-import torch
-
 from benchmark.errors import ConfigError
 
 
@@ -26,6 +24,8 @@ def threads_per_worker(workers: int = 1, cores: int | None = None) -> int:
     """An equal share of ``cores`` (default: :func:`available_cores`) for each of ``workers`` processes, at least 1."""
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
+    if cores is not None and cores < 1:
+        raise ConfigError(f"torch threads must be at least 1, got {cores}")
     return max(1, (available_cores() if cores is None else cores) // workers)
 
 
@@ -35,6 +35,8 @@ def configure_threads(workers: int = 1, cores: int | None = None) -> int:
     Sets the intra-op threads (:func:`torch.set_num_threads`) and, while torch still allows it (before any
     inter-op work has started, and only once per process), the inter-op threads too. Returns the count.
     """
+    import torch  # here, so that importing this module (the CLI's parser does) stays cheap
+
     threads = threads_per_worker(workers, cores)
     torch.set_num_threads(threads)
     try:

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from benchmark.harness import stages
 from benchmark.harness.executors import make_executor
 from benchmark.harness.plan import plan_suite
 from benchmark.harness.runner import run_suite
+from benchmark.harness.stage_context import load_data, load_trained
 from benchmark.harness.stages import StageEnv
 from benchmark.harness.suites import load_suite
 from benchmark.mip.decoupled import make_heads, score_decoupled
@@ -47,8 +47,8 @@ def test_blocks_on_the_executor_merge_to_the_single_process_scores_and_resume_pe
 
     # the same sub-MIPs solved in one process, on the stored heads, give the same scores
     heads_job = next(job for job in jobs if job.kind == "heads")
-    model = stages._trained(prune.spec.train, env.data_dir).model
-    data = stages._data(prune.spec.train, env.data_dir)
+    model = load_trained(prune.spec.train, env.data_dir).model
+    data = load_data(prune.spec.train, env.data_dir)
     heads = make_heads(model, data.train.input_shape, data.train.num_classes)
     heads.load_state_dict(ArtifactDir(store).load_tensors(heads_job.hash, "heads.pt"))
     config = prune.spec.options.for_seed(prune.spec.train.seed)

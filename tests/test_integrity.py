@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from benchmark.cli import main
-from benchmark.harness import stages
+from benchmark.harness.stage_context import clear_caches
 from benchmark.store.db import ResultStore
 from benchmark.store.frame import load_results
 
@@ -48,8 +48,7 @@ def cli(capsys):
     cache, not from what an earlier run kept in memory); returns (exit code, stdout, stderr)."""
 
     def invoke(*args):
-        for cached in (stages._data, stages._trained, stages._experiment):
-            cached.cache_clear()
+        clear_caches()
         try:
             code = main([str(arg) for arg in args])
         except SystemExit as stop:

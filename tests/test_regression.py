@@ -9,6 +9,7 @@ Re-baseline with ``ticketbench baseline update --yes``.
 """
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,6 @@ from benchmark.regression.compare import accuracy_report, solver_report
 from benchmark.regression.configs import load_suites, select
 from benchmark.regression.fixtures import CASES, fixture_path, load_fixture
 from benchmark.regression.records import (
-    BASELINES,
     SOLVER_DIR,
     SPREAD_FILE,
     read_platform_tolerances,
@@ -26,6 +26,7 @@ from benchmark.regression.records import (
 from benchmark.regression.update import current_records, current_solver_records
 from benchmark.store.manifest import PLATFORM_KEYS, manifest
 
+BASELINES = Path(__file__).parents[1] / "results" / "baselines"  # the checkout's records
 RECORD_KEYS = {"name", "config_hash", "config", "seed", "accuracy", "accuracy_metric", "accuracy_tolerance",
                "kept", "mask_sha", "mask", "manifest"}
 SOLVER_RECORD_KEYS = {"name", "fixture", "fixture_sha256", "options", "n_samples", "threshold", "solver", "mask_sha",

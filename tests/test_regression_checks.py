@@ -17,6 +17,7 @@ import pytest
 import benchmark.harness.stages as stages
 import benchmark.mip.encode as encode
 import benchmark.mip.scorer as scorer
+from benchmark.cli import main
 from benchmark.methods import to_weight_mask
 from benchmark.mip.config import MIPConfig
 from benchmark.regression.compare import (
@@ -30,7 +31,7 @@ from benchmark.regression.compare import (
 )
 from benchmark.regression.configs import load_suites
 from benchmark.regression.fixtures import SolverCase
-from benchmark.regression.records import SOLVER_DIR, SPREAD_FILE, read_records
+from benchmark.regression.records import BASELINES_ENV, SOLVER_DIR, SPREAD_FILE, baselines_dir, read_records
 from benchmark.regression.update import current_records, current_solver_records, update
 from benchmark.store.manifest import manifest, platform_fingerprint
 
@@ -255,3 +256,19 @@ def test_update_prints_the_diff_and_writes_only_with_yes(fixture_root, tmp_path)
     assert update(False, fixture_root, directory, suites, out=printed.append, cases=CASES) == 0
     assert "1 figures differ from the records" in printed[0] and "mask_sha" in printed[0]
     assert read_records(directory)["fc3-mnist-mip"]["mask_sha"] == "0" * 16  # not written without yes
+
+
+def test_the_records_are_found_by_flag_or_variable_and_their_absence_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no results/baselines here
+    monkeypatch.delenv(BASELINES_ENV, raising=False)
+    for argv in (["baseline", "check"], ["baseline", "update", "--yes"],
+                 ["baseline", "check", "--baselines", str(tmp_path / "elsewhere")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("ticketbench: error: no regression records at ") and err.count("\n") == 1, err
+        assert "give --baselines DIR or set TICKETBENCH_BASELINES" in err
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / SPREAD_FILE).write_text("{}")
+    monkeypatch.setenv(BASELINES_ENV, str(records))
+    assert baselines_dir() == records and baselines_dir(tmp_path / "other", must_exist=False) == tmp_path / "other"

@@ -25,6 +25,7 @@ from benchmark.config import TrainConfig
 from benchmark.harness import stages
 from benchmark.harness.plan import Job, control_prune, plan_suite
 from benchmark.harness.runner import gather, keep
+from benchmark.harness.stage_context import load_trained
 from benchmark.harness.stages import StageEnv, execute
 from benchmark.harness.suites import parse_suite
 from benchmark.masks import apply_weight_mask, neuron_to_weight_mask
@@ -207,7 +208,7 @@ def theta_k(config: TrainConfig, splits: DataSplits, k: int) -> dict:
 def trained_weights(runner: StageRunner, config: TrainConfig) -> dict:
     """The dense model the stages load for ``config`` (their in-process cache: the very weights, bit for bit,
     whatever thread count trained them)."""
-    return stages._trained(config, runner.env.data_dir, runner.env.device).model.state_dict()
+    return load_trained(config, runner.env.data_dir, runner.env.device).model.state_dict()
 
 
 # --- evaluation: the pruned network, not trained, on the test set ----------------------------------------------

@@ -6,58 +6,36 @@ loads the rest (data, the cached dense model), computes, and :func:`execute` han
 made back to the driver (:class:`StageResult`). Only the driver writes the store, the artifacts atomically and
 then the row in one transaction, so a stage killed at any moment leaves nothing behind and a stored row always
 has its artifacts. Rows follow the column contract of :mod:`benchmark.report`; method statistics nest under
-``stats``, the run manifest under ``manifest``.
+``stats``, the run manifest under ``manifest``. A stage's environment, its inputs and the data and models a
+worker keeps in memory come from :mod:`~benchmark.harness.stage_context`, which the decoupled MIP's own stages
+(:mod:`~benchmark.harness.blocks`) share.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 
 from benchmark import experiment
-from benchmark.cache import get_trained
 from benchmark.config import TrainConfig, config_hash
 from benchmark.device import configure_device, device_name, resolve_device
+from benchmark.harness import blocks
 from benchmark.harness.executors import host_slots
 from benchmark.harness.plan import Job, control_prune
+from benchmark.harness.stage_context import StageEnv, StageInputs, load_data, load_experiment, load_trained
 from benchmark.masks import score_levels
 from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
 from benchmark.models import count_parameters, prunable_layers
-from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
-from benchmark.store.artifacts import Artifacts, Files, MemoryArtifacts
+from benchmark.specs import PruneSpec, TargetSpec, TransferSpec, scoring_batch
+from benchmark.store.artifacts import Artifacts, Files
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
 from benchmark.ticket_cost import ticket_cost
 from benchmark.training import fit, trained_on
-
-
-@dataclass(frozen=True)
-class StageEnv:
-    """Where the driver keeps the store (workers never touch it), where a worker finds data, which suite it runs
-    for, its torch threads (its share of the cores, :func:`benchmark.threads.threads_per_worker`; 0: the worker's
-    share of its own host's cores, :func:`benchmark.harness.executors.host_slots`) and the device it trains on
-    (``auto``, ``cpu`` or ``cuda``; resolved in the worker)."""
-
-    store_root: Path
-    suite: str
-    data_dir: str | None = None
-    threads: int = 1
-    device: str = "cpu"
-
-
-@dataclass
-class StageInputs:
-    """What a stage reads of the store, gathered by the driver: the stored records of the stages it needs, by
-    hash, and a view of their artifacts (and of a prune's shared scores) that also collects what it saves."""
-
-    records: dict[str, dict] = field(default_factory=dict)
-    artifacts: MemoryArtifacts = field(default_factory=MemoryArtifacts)
 
 
 @dataclass(frozen=True)
@@ -71,25 +49,10 @@ class StageResult:
     artifacts: Files
 
 
-@functools.lru_cache(maxsize=4)
-def _data(config: TrainConfig, data_dir: str | None):
-    return experiment.load_data(config, data_dir)
-
-
-@functools.lru_cache(maxsize=2)
-def _trained(config: TrainConfig, data_dir: str | None, device: str = "cpu"):
-    """The dense model from the cache, trained on ``device`` if missing (the device is not part of its key)."""
-    return get_trained(config, _data(config, data_dir), device=device)
-
-
-@functools.lru_cache(maxsize=2)
-def _experiment(config: TrainConfig, data_dir: str | None, batch_size: int, device: str) -> experiment.Experiment:
-    return experiment.with_batch(config, _data(config, data_dir), _trained(config, data_dir, device), batch_size)
-
-
 def _source(config: TrainConfig, data_dir: str | None, device: str) -> experiment.Experiment:
     """The trained model and its data, without a MIP batch (evaluation, retraining and transfer need none)."""
-    return experiment.Experiment(config, _data(config, data_dir), _trained(config, data_dir, device), (None, None))
+    trained = load_trained(config, data_dir, device)
+    return experiment.Experiment(config, load_data(config, data_dir), trained, (None, None))
 
 
 def _labels(job: Job, config: TrainConfig) -> dict:
@@ -120,7 +83,7 @@ def load_scores(artifacts: Artifacts, key: str, granularity: str) -> Scores | No
 def load_prune(spec: PruneSpec, env: StageEnv, artifacts: Artifacts) -> PruneResult:
     """The stored result of a prune stage, rebuilt (its weight mask recomputed from the mask)."""
     saved = artifacts.load_tensors(spec.hash, "prune.pt")
-    model = _trained(spec.train, env.data_dir, env.device).model
+    model = load_trained(spec.train, env.data_dir, env.device).model
     scores = Scores(saved["values"], spec.granularity, mask=saved["mask"], rewind_state=saved["rewind_state"])
     return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
 
@@ -128,7 +91,7 @@ def load_prune(spec: PruneSpec, env: StageEnv, artifacts: Artifacts) -> PruneRes
 def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     """Train (or load) the dense model: test accuracy, size, and the device it was trained on (``trained_on``,
     which differs from this stage's device when a model trained elsewhere was found in the cache)."""
-    trained = _trained(job.spec, env.data_dir, env.device)
+    trained = load_trained(job.spec, env.data_dir, env.device)
     model = trained.model
     units = sum(layer.weight.shape[0] for layer in prunable_layers(model).values())
     return {"test_accuracy": trained.metrics["test_accuracy"], "parameters": count_parameters(model),
@@ -141,7 +104,7 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`) and, for scores in [0, 1],
     how many per layer sit at 0, at 1 and between (:func:`benchmark.masks.score_levels`)."""
     spec: PruneSpec = job.spec
-    exp = _experiment(spec.train, env.data_dir, getattr(spec.options, "n_samples", 10), env.device)
+    exp = load_experiment(spec.train, env.data_dir, scoring_batch(spec.options), env.device)
     artifacts, shared = inputs.artifacts, score_key(spec)
     reference = load_prune(spec.target.match, env, artifacts) if spec.target.match is not None else None
     target = matched_target(reference, spec.granularity) if reference is not None else Target(
@@ -199,12 +162,9 @@ def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     if spec.control == "random":
         control = TransferSpec(control_prune(spec.prune), spec.target)
         return {**record, "transfer_accuracy": inputs.records[control.hash]["transfer_accuracy"]}
-    splits = _data(spec.target, env.data_dir)
+    splits = load_data(spec.target, env.data_dir)
     ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask, device=env.device)
     return {**record, "transfer_accuracy": ticket.test_accuracy}
-
-
-from benchmark.harness import blocks  # noqa: E402  (the decoupled MIP's stages use this module's loaders)
 
 STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
           "transfer": run_transfer, "heads": blocks.run_heads, "block": blocks.run_block}

@@ -1,7 +1,7 @@
 """pytest-benchmark: MIP solve time as a ratio to a control MIP, compared with a saved baseline (``tox -e regression``).
 
-Every round solves the control instance shipped in ``tests/fixtures/mip/`` (a fixed file: its time moves only with
-the machine and SCIP), then the timed MIP (encoded by the current code from a network trained on the fixture
+Every round solves the control instance shipped in ``benchmark/regression/frozen/`` (a fixed file: its time moves
+only with the machine and SCIP), then the timed MIP (encoded by the current code from a network trained on the fixture
 slice, then solved), then the control again; the round's figure is timed / mean(control). The benchmark's timer is
 a :class:`~benchmark.regression.timing.RatioClock`, so the "seconds" pytest-benchmark stores, shows and compares
 are these ratios, dimensionless, and ``--benchmark-compare-fail=median:25%`` fails when the median ratio grows by
@@ -19,7 +19,6 @@ from benchmark.paper import paper_threshold
 from benchmark.regression.timing import CONTROL, RatioClock, paired_round, seconds_info
 from benchmark.threads import configure_threads
 
-FIXTURES = CONTROL.parents[1] / "data"
 ROUNDS = 5
 # name: (model, training epochs on the fixture slice, MIP options)
 TIMED = {
@@ -30,11 +29,12 @@ TIMED = {
 
 
 @pytest.fixture(scope="module")
-def experiments(tmp_path_factory):
+def experiments(tmp_path_factory, pytestconfig):
+    fixtures = pytestconfig.rootpath / "tests" / "fixtures" / "data"  # the checkout tox and pytest run in
     configure_threads(1, cores=1)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TICKETBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return {model: prepare(TrainConfig.paper(model, "mnist", epochs=epochs), data_dir=FIXTURES)
+        return {model: prepare(TrainConfig.paper(model, "mnist", epochs=epochs), data_dir=fixtures)
                 for model, epochs, _ in TIMED.values()}
 
 

@@ -1,6 +1,7 @@
 """LeNet-5 training throughput when processes share the cores: torch's default threads vs configure_threads.
 
-Three runs on the fixture MNIST slice (or ``--data-dir``), each process training for ``--seconds`` after all
+Three runs on MNIST under ``--data-dir`` (default: ``$TICKETBENCH_DATA``, then the cache; the test fixture slice
+``tests/fixtures/data`` of a checkout will do), each process training for ``--seconds`` after all
 of them have started: (a) one process alone with ``configure_threads(workers=1)`` (every core), and (a1) with
 one thread; (b) two processes at once, each with ``configure_threads(workers=2)``; (c) two processes at once
 with torch's default threads.
@@ -14,16 +15,13 @@ import argparse
 import multiprocessing as mp
 import os
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from benchmark.models import build_model
 from benchmark.threads import available_cores, configure_threads
-from datasets import InMemoryLoader, load_splits
-
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "data"
+from datasets import DatasetError, InMemoryLoader, load_splits, resolve_data_root
 
 
 def _worker(share: tuple[int, int | None] | None, seconds: float, data_dir: str, barrier, results) -> None:
@@ -69,9 +67,15 @@ def measure(processes: int, share: tuple[int, int | None] | None, seconds: float
 def main() -> None:
     """Measure (a), (b) and (c) in one run and print them with their ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=str(FIXTURES), help="MNIST root (default: the test fixture slice)")
+    parser.add_argument("--data-dir", default=None, help="data root with MNIST (default: $TICKETBENCH_DATA, then the "
+                        "cache; tests/fixtures/data in a checkout is a small slice)")
     parser.add_argument("--seconds", type=float, default=10.0, help="training time per process and run")
     args = parser.parse_args()
+    args.data_dir = str(resolve_data_root(args.data_dir))
+    try:  # missing data is one line here, not a worker's traceback and a wait for its result
+        load_splits("mnist", "paper", args.data_dir, allow_download=False)
+    except DatasetError as error:
+        parser.error(str(error))
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.pop(name, None)
     runs = {

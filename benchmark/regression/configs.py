@@ -16,11 +16,10 @@ from pathlib import Path
 import torch
 
 from benchmark.errors import TicketbenchError
-from benchmark.harness import stages
 from benchmark.harness.executors import make_executor
 from benchmark.harness.plan import Job, plan_suite
 from benchmark.harness.runner import run_suite
-from benchmark.harness.stages import StageEnv
+from benchmark.harness.stage_context import StageEnv, clear_caches
 from benchmark.harness.suites import Suite, load_suite
 from datasets.root import CACHE_ENV
 
@@ -70,11 +69,6 @@ def select(suite: Suite) -> list[Selected]:
     return out
 
 
-def _clear_stage_caches() -> None:
-    for cached in (stages._data, stages._trained, stages._experiment):
-        cached.cache_clear()
-
-
 @contextlib.contextmanager
 def isolated_run(cache: Path) -> Iterator[None]:
     """A model cache at ``cache`` and empty in-process stage caches for the duration (so no model trained by an
@@ -82,11 +76,11 @@ def isolated_run(cache: Path) -> Iterator[None]:
     restored afterwards."""
     threads, previous = torch.get_num_threads(), os.environ.get(CACHE_ENV)
     os.environ[CACHE_ENV] = str(cache)
-    _clear_stage_caches()
+    clear_caches()
     try:
         yield
     finally:
-        _clear_stage_caches()
+        clear_caches()
         torch.set_num_threads(threads)
         if previous is None:
             os.environ.pop(CACHE_ENV, None)

@@ -27,7 +27,7 @@ from benchmark.config import TrainConfig
 from benchmark.mip.config import MIPConfig
 from benchmark.models import build_model
 
-FIXTURES_DIR = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "regression"
+FIXTURES_DIR = Path(__file__).parent / "frozen"  # package data (see frozen/README.md)
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     """Write every fixture of :data:`FIXTURE_CONFIGS` (or those named) from the data under ``--data-dir``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(FIXTURE_CONFIGS))
-    parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", type=Path, default=FIXTURES_DIR)
+    parser.add_argument("--data-dir", default=None, help="data root (default: $TICKETBENCH_DATA, then the cache)")
+    parser.add_argument("--out", type=Path, default=FIXTURES_DIR, help="folder (default: the package's frozen/)")
     args = parser.parse_args(argv)
     for name in args.names:
         path = write_fixture(name, args.data_dir, args.out)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from benchmark.regression.compare import agreement
 from benchmark.regression.fixtures import CASES, load_fixture
-from benchmark.regression.records import BASELINES, PLATFORMS_FILE
+from benchmark.regression.records import PLATFORMS_FILE, baselines_dir
 from benchmark.store.manifest import manifest
 
 FLOAT_PATHS = ("avx2", "default")
@@ -138,10 +138,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--out", type=Path, default=BASELINES)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the records' folder (default: $TICKETBENCH_BASELINES, else results/baselines)")
     parser.add_argument("--collect", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--store", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.out = baselines_dir(args.out, must_exist=False)
     if args.collect is not None:
         args.collect.write_text(json.dumps(collect(tuple(args.seeds), args.data_dir, args.store)))
         return 0

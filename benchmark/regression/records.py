@@ -11,6 +11,7 @@ recorded apart, on committed fixture networks (:mod:`.solver_work`, records unde
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -22,12 +23,23 @@ from benchmark.regression.solver_work import mask_bits
 from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.manifest import manifest
 
-BASELINES = Path(__file__).resolve().parents[2] / "results" / "baselines"
-SOLVER_DIR = "solver"  # the solver-work records, under BASELINES
+BASELINES_ENV = "TICKETBENCH_BASELINES"
+SOLVER_DIR = "solver"  # the solver-work records, under the records' folder
 ACCURACY = {"train": "test_accuracy", "evaluate": "pruned_accuracy", "transfer": "transfer_accuracy"}
 SPREAD_FILE = "spread.json"
 PLATFORMS_FILE = "platforms.json"
 NOT_RECORDS = (SPREAD_FILE, PLATFORMS_FILE)
+
+
+def baselines_dir(path: str | Path | None = None, must_exist: bool = True) -> Path:
+    """The folder of the regression records (a checkout's ``results/baselines``): ``path``, else
+    ``$TICKETBENCH_BASELINES``, else ``results/baselines`` under the current directory. With ``must_exist``, a
+    folder without the measured seed spread (``spread.json``) is a one-line :class:`RegressionError`."""
+    directory = Path(path or os.environ.get(BASELINES_ENV) or Path("results", "baselines")).expanduser()
+    if must_exist and not (directory / SPREAD_FILE).is_file():
+        raise RegressionError(f"no regression records at {directory} (no {SPREAD_FILE}): give --baselines DIR or "
+                              f"set {BASELINES_ENV} to a checkout's results/baselines")
+    return directory
 
 
 def _row(rows: dict[str, dict], hash: str, name: str) -> dict:
@@ -82,13 +94,13 @@ def build_records(selected: list[Selected], rows: list[dict], store_root: Path,
     return records
 
 
-def read_records(directory: Path = BASELINES) -> dict[str, dict]:
+def read_records(directory: Path) -> dict[str, dict]:
     """The records stored under ``directory`` (every ``*.json`` but the spread and platform files), by name."""
     return {path.stem: json.loads(path.read_text()) for path in sorted(Path(directory).glob("*.json"))
             if path.name not in NOT_RECORDS}
 
 
-def write_records(records: dict[str, dict], directory: Path = BASELINES) -> list[Path]:
+def write_records(records: dict[str, dict], directory: Path) -> list[Path]:
     """Write one ``<name>.json`` per record and remove the record files of configurations no longer run."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -102,7 +114,7 @@ def write_records(records: dict[str, dict], directory: Path = BASELINES) -> list
     return paths
 
 
-def read_tolerances(directory: Path = BASELINES) -> dict[str, float]:
+def read_tolerances(directory: Path) -> dict[str, float]:
     """The accuracy tolerance of every configuration, from the measured seed spread (``spread.json``)."""
     path = Path(directory) / SPREAD_FILE
     if not path.is_file():
@@ -110,7 +122,7 @@ def read_tolerances(directory: Path = BASELINES) -> dict[str, float]:
     return {name: entry["tolerance"] for name, entry in json.loads(path.read_text())["configs"].items()}
 
 
-def read_platform_tolerances(directory: Path = BASELINES) -> dict:
+def read_platform_tolerances(directory: Path) -> dict:
     """The cross-platform tolerances (``platforms.json``: kept units, mask agreement, solver work), measured by
     ``python -m benchmark.regression.platforms``."""
     path = Path(directory) / PLATFORMS_FILE

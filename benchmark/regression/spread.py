@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from benchmark.regression.configs import load_suites, run, select
-from benchmark.regression.records import BASELINES, SPREAD_FILE, build_records
+from benchmark.regression.records import SPREAD_FILE, baselines_dir, build_records
 from benchmark.store.db import ResultStore
 from benchmark.store.manifest import manifest
 
@@ -63,15 +63,18 @@ def markdown(spread: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure, write ``spread.json`` under ``--out`` (default ``results/baselines``) and print the table."""
+    """Measure, write ``spread.json`` under ``--out`` (default: :func:`~.records.baselines_dir`) and print the
+    table."""
     from benchmark.threads import configure_threads
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--store", type=Path, default=None, help="keep the run's store here (default: temporary)")
-    parser.add_argument("--out", type=Path, default=BASELINES)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="the records' folder (default: $TICKETBENCH_BASELINES, else results/baselines)")
     args = parser.parse_args(argv)
+    args.out = baselines_dir(args.out, must_exist=False)
     if len(args.seeds) < 2:
         parser.error("a spread needs at least two seeds")
     configure_threads(1, cores=1)  # one torch thread, as every regression stage uses

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyscipopt as scip
 
-CONTROL = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "mip" / "fc3-control.mps.gz"
+CONTROL = Path(__file__).parent / "frozen" / "fc3-control.mps.gz"  # package data (see frozen/README.md)
 CONTROL_REPEATS = 10  # one solve takes about 0.07 s; ten make a control about as long as the timed MIPs
 
 
@@ -73,9 +73,10 @@ def seconds_info(clock: RatioClock) -> dict:
             "control_median_s": round(statistics.median(r for _, r in clock.seconds), 4)}
 
 
-def write_control(path: Path = CONTROL, data_dir: Path | None = None) -> Path:
-    """Export the control instance: FC-3 trained 5 epochs on the fixture MNIST slice (seed 0, one thread),
-    the margin-loss MIP on its first one-per-class image, as gzipped MPS. Run once; the file is then fixed."""
+def write_control(data_dir: Path, path: Path = CONTROL) -> Path:
+    """Export the control instance: FC-3 trained 5 epochs on the MNIST under ``data_dir`` (the test fixture
+    slice, ``tests/fixtures/data``; seed 0, one thread), the margin-loss MIP on its first one-per-class image, as
+    gzipped MPS. Run once; the file is then fixed."""
     import gzip
     import shutil
     import tempfile
@@ -87,7 +88,6 @@ def write_control(path: Path = CONTROL, data_dir: Path | None = None) -> Path:
     from benchmark.threads import configure_threads
 
     configure_threads(1, cores=1)
-    data_dir = data_dir or Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "data"
     exp = prepare(TrainConfig.paper("fc3", "mnist", epochs=5), data_dir=data_dir)
     x, y = exp.batch
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,5 +99,17 @@ def write_control(path: Path = CONTROL, data_dir: Path | None = None) -> Path:
     return path
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmark.regression.timing --data-dir tests/fixtures/data``: write the control instance."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=write_control.__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, required=True, help="the MNIST slice, tests/fixtures/data")
+    parser.add_argument("--out", type=Path, default=CONTROL, help="the file (default: the package's)")
+    args = parser.parse_args(argv)
+    print(f"written: {write_control(args.data_dir, args.out)}")
+    return 0
+
+
 if __name__ == "__main__":
-    print(write_control())
+    raise SystemExit(main())

@@ -7,13 +7,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.harness.suites import Suite
-from benchmark.regression.compare import Check, compare_accuracy, compare_solver, format_table, version_mismatch
+from benchmark.regression.compare import (
+    Check,
+    accuracy_report,
+    compare_accuracy,
+    compare_solver,
+    format_table,
+    solver_report,
+    version_mismatch,
+)
 from benchmark.regression.configs import load_suites, run, select
 from benchmark.regression.fixtures import CASES, SolverCase
 from benchmark.regression.records import (
-    BASELINES,
     SOLVER_DIR,
+    baselines_dir,
     build_records,
+    read_platform_tolerances,
     read_records,
     read_tolerances,
     write_records,
@@ -21,6 +30,7 @@ from benchmark.regression.records import (
 from benchmark.regression.solver_work import solver_records
 from benchmark.store.db import ResultStore
 from benchmark.store.manifest import manifest
+from benchmark.threads import configure_threads
 
 
 def current_records(data_dir: str | Path | None, store_root: Path | None = None, suites: list[Suite] | None = None,
@@ -74,7 +84,7 @@ def describe_diff(reference: dict[str, dict], current: dict[str, dict], solver_r
     return "\n".join([*lines, f"{len(changed)} figures differ from the records:", format_table(changed)])
 
 
-def update(yes: bool, data_dir: str | Path | None = None, directory: Path = BASELINES,
+def update(yes: bool, data_dir: str | Path | None, directory: Path,
            suites: list[Suite] | None = None, out: Callable[[str], None] = print,
            cases: tuple[SolverCase, ...] = CASES) -> int:
     """Rerun the configurations and solver cases, print the diff against the records in ``directory`` (solver
@@ -96,6 +106,27 @@ def update(yes: bool, data_dir: str | Path | None = None, directory: Path = BASE
     return 0
 
 
-def baseline_command(args) -> int:
-    """The CLI entry point: ``args.yes`` (bool) and ``args.data_dir`` (or None) of ``ticketbench baseline update``."""
-    return update(bool(args.yes), getattr(args, "data_dir", None))
+def check(directory: Path, data_dir: str | Path | None = None, out: Callable[[str], None] = print) -> int:
+    """Rerun the configurations and solver cases and compare them with the records in ``directory`` as CI does
+    (``tests/test_regression.py``); print what is off, or that nothing is. Returns the exit status: 1 if
+    anything is off."""
+    directory = Path(directory)
+    installed, platform = manifest(device="cpu", seed=None), read_platform_tolerances(directory)
+    reports = [accuracy_report(read_records(directory), current_records(data_dir, progress=True), installed,
+                               platform),
+               solver_report(read_records(directory / SOLVER_DIR), current_solver_records(), installed, platform)]
+    failed = [report for report in reports if report]
+    out("\n".join(failed) if failed else f"no regression: every configuration matches its record in {directory}")
+    return 1 if failed else 0
+
+
+def check_command(args) -> int:
+    """``ticketbench baseline check [--baselines DIR] [--data-dir DIR]``, on one torch thread."""
+    configure_threads(cores=1)
+    return check(baselines_dir(args.baselines), args.data_dir)
+
+
+def update_command(args) -> int:
+    """``ticketbench baseline update [--yes] [--baselines DIR] [--data-dir DIR]``, on one torch thread."""
+    configure_threads(cores=1)
+    return update(bool(args.yes), args.data_dir, baselines_dir(args.baselines))
