@@ -271,3 +271,27 @@ def test_table1_shows_the_official_rules_parameters_removed_beside_ours():
     frame.loc[mip, "params_removed_official"] = 0.1025
     assert cells(table1(frame), Method="mip", Point="tau=0.1")["Params removed, official rule (%)"] == "10.25 ± 0.00"
     assert cells(table1(frame), Method="snip", Point="match=mip")["Params removed, official rule (%)"] == "–"
+
+
+def test_a_suite_of_weight_level_methods_only_has_a_report(tmp_path):
+    """Weight masks remove no whole neurons, so their rows carry no ``neurons_removed``: the column reads '–'."""
+    frame = suite_frame(ablations=(), baselines=("magnitude",))
+    frame = frame[frame["method"] != "mip"].drop(columns="neurons_removed")
+    cell = cells(table1(frame), Method="magnitude")
+    assert cell["Neurons removed (%)"] == "–"
+    assert cell["Params removed, incl. dead outgoing weights (%)"] == "40.00 ± 0.00"
+    assert "magnitude" in write_report(frame, "weights", tmp_path / "report").read_text()
+
+
+def test_table1_shows_a_solver_limit_that_kept_the_dense_start():
+    frame = suite_frame()
+    evaluated = (frame["stage"] == "evaluate") & (frame["method"] == "mip") & (frame["point"] == "tau=0.1")
+    frame.loc[evaluated, "solver.status"] = "optimal"
+    stopped = evaluated & (frame["seed"] == 2)
+    frame.loc[stopped, ["solver.status", "neurons_removed"]] = ["timelimit", 0.0]
+    table = table1(frame)
+    assert cells(table, Method="mip", Point="tau=0.1")["Solver status (seeds)"] == (
+        "optimal ×2, limit: dense start kept ×1")
+    assert cells(table, Method="mip", Point="tau=0.2")["Solver status (seeds)"] == "–"
+    frame.loc[stopped, "neurons_removed"] = 0.1  # a limit that pruned: its status as it is
+    assert cells(table1(frame), Method="mip", Point="tau=0.1")["Solver status (seeds)"] == "optimal ×2, timelimit ×1"

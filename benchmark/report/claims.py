@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from benchmark.report.contract import KEYS, stage_rows
+from benchmark.report.contract import KEYS, dense_start_kept, stage_rows
 from benchmark.report.tables import in_reading_order, mean_std, pruning_per_seed, transfer_per_seed
 
 CONFIRMED, REFUTED, INCONCLUSIVE = "confirmed", "refuted", "inconclusive"
@@ -171,9 +171,7 @@ def limit_runs(frame: pd.DataFrame) -> pd.MultiIndex:
     """The :data:`KEYS` of MIP runs whose solver stopped at a limit (``solver.status`` ``"timelimit"``,
     ``"gaplimit"``, ...) having pruned nothing, so that the evaluation is the dense start's."""
     rows = stage_rows(frame, "evaluate")
-    stopped = rows["solver.status"].astype("string").str.endswith("limit").fillna(False)
-    unpruned = rows["method"].eq("mip") & stopped & rows["neurons_removed"].eq(0)
-    return pd.MultiIndex.from_frame(rows.loc[unpruned, list(KEYS)])
+    return pd.MultiIndex.from_frame(rows.loc[dense_start_kept(rows), list(KEYS)])
 
 
 def that_ran(rows: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:

@@ -9,15 +9,16 @@ from benchmark.report import ReportError
 KEYS = ("model", "dataset", "seed", "method", "point")
 REQUIRED = {
     "train": ("test_accuracy", "parameters", "units"),
-    "evaluate": ("dense_accuracy", "pruned_accuracy", "neurons_removed", "params_removed"),
-    "retrain": ("retrained_accuracy", "neurons_removed", "params_removed"),
-    "transfer": ("target_dataset", "transfer_accuracy", "control", "neurons_removed", "params_removed"),
+    "evaluate": ("dense_accuracy", "pruned_accuracy", "params_removed"),
+    "retrain": ("retrained_accuracy", "params_removed"),
+    "transfer": ("target_dataset", "transfer_accuracy", "control", "params_removed"),
 }
+NEURONS = ("neurons_removed",)  # neuron masks only: a suite of weight-level methods has none
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
 SOLVER = ("solver.status", "solver.variables")  # the MIP's nested solver statistics the reports read
 OFFICIAL = ("params_removed_official",)  # the official code's count (the pruned units' incoming weights)
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *OFFICIAL, *SOLVER,
-                         *COST), "retrain": OFFICIAL}
+OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *NEURONS, *OFFICIAL,
+                         *SOLVER, *COST), "retrain": (*NEURONS, *OFFICIAL), "transfer": NEURONS}
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
@@ -32,3 +33,10 @@ def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
     if missing and not rows.empty:
         raise ReportError(f"{stage} rows lack the columns {', '.join(missing)}; see the contract in benchmark.report")
     return rows.reindex(columns=columns).reset_index(drop=True)
+
+
+def dense_start_kept(rows: pd.DataFrame) -> pd.Series:
+    """Per evaluate row of :func:`stage_rows`: whether its solver stopped at a limit (``solver.status``
+    ``"timelimit"``, ``"gaplimit"``, ...) having pruned nothing, so that the evaluation is the dense start's."""
+    stopped = rows["solver.status"].astype("string").str.endswith("limit").fillna(False).astype(bool)
+    return stopped & rows["neurons_removed"].eq(0)

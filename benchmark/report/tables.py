@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmark.report.contract import KEYS, stage_rows
+from benchmark.report.contract import KEYS, dense_start_kept, stage_rows
 from benchmark.store.export import markdown_table
 
 METHOD_ORDER = ("mip", "magnitude", "snip", "lottery", "random", "critical")
@@ -24,6 +24,7 @@ TABLE1_COLUMNS = {
     "params_removed": "Params removed, incl. dead outgoing weights (%)",
     "params_removed_official": "Params removed, official rule (%)",
     "solve_seconds": "MIP solve (s)",
+    "solver_outcome": "Solver status (seeds)",
     "compacted_parameters": "Compacted params",
     "macs": "MACs / image",
     "latency_speedup_b1": "Latency speed-up, batch 1 (×)",
@@ -32,6 +33,7 @@ TABLE1_COLUMNS = {
 # how a column's values are shown (scale, decimals); every other column is a fraction shown in %
 FORMATS = {"solve_seconds": (1.0, 2), "compacted_parameters": (1.0, 0), "macs": (1.0, 0),
            "latency_speedup_b1": (1.0, 2), "throughput_speedup_b256": (1.0, 2)}
+LIMIT_KEPT_DENSE = "limit: dense start kept"  # a solver limit that pruned nothing: the row is the dense net's
 TRANSFER_KEYS = {"model": "Model", "method": "Method", "point": "Point", "dataset": "Source",
                  "target_dataset": "Target"}
 TABLE2_COLUMNS = {
@@ -51,6 +53,13 @@ def mean_std(values: pd.Series, scale: float = 100.0, digits: int = 2) -> str:
     return f"{values.mean():,.{digits}f} ± {spread}"
 
 
+def tally(values: pd.Series) -> str:
+    """``"optimal ×2, limit: dense start kept ×1"``: each distinct non-NaN value with its count, most frequent
+    first; "–" for none."""
+    counts = values.dropna().value_counts(sort=False).sort_values(ascending=False, kind="stable")
+    return ", ".join(f"{value} ×{count}" for value, count in counts.items()) or "–"
+
+
 def in_reading_order(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Rows sorted by ``by``, with the methods in :data:`METHOD_ORDER` (the MIP first) and others after."""
 
@@ -67,14 +76,26 @@ def summarise(per_seed: pd.DataFrame, keys: dict[str, str], columns: dict[str, s
     groups = per_seed.groupby(list(keys), sort=False, dropna=False)
     table = groups["seed"].nunique().rename("Seeds").to_frame()
     for column in columns:
+        if column == "solver_outcome":
+            table[column] = groups[column].agg(tally)
+            continue
         scale, digits = FORMATS.get(column, (100.0, 2))
         table[column] = groups[column].agg(mean_std, scale=scale, digits=digits)
     return in_reading_order(table.reset_index(), list(keys)).rename(columns={**keys, **columns})
 
 
+def solver_outcome(evaluated: pd.DataFrame) -> pd.Series:
+    """Per evaluate row: its solver's status, :data:`LIMIT_KEPT_DENSE` where a limit left the dense start, and NaN
+    for a method without a solver."""
+    status = evaluated["solver.status"].astype("object")
+    return status.where(~dense_start_kept(evaluated), LIMIT_KEPT_DENSE)
+
+
 def pruning_per_seed(frame: pd.DataFrame) -> pd.DataFrame:
     """Evaluate and retrain rows joined per (model, dataset, method, point, seed); removed fractions from either."""
-    parts = [rows for rows in (stage_rows(frame, "evaluate"), stage_rows(frame, "retrain")) if not rows.empty]
+    evaluated = stage_rows(frame, "evaluate")
+    evaluated = evaluated.assign(solver_outcome=solver_outcome(evaluated))
+    parts = [rows for rows in (evaluated, stage_rows(frame, "retrain")) if not rows.empty]
     if not parts:
         return pd.DataFrame(columns=[*KEYS, *TABLE1_COLUMNS])
     joined = pd.concat(parts, ignore_index=True).groupby(list(KEYS), sort=False).first().reset_index()
