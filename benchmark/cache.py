@@ -22,9 +22,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -42,6 +42,8 @@ from benchmark.store.files import ensure_writable, sha256, write_error
 from benchmark.training import State, fit, fresh_model
 from datasets import DataSplits, cache_dir
 from datasets.errors import describe
+
+log = logging.getLogger(__name__)
 
 ENTRY_FILES = ("config.json", "init.pt", "trained.pt", "metrics.json")
 HEADS_FILE = "heads.pt"  # the auxiliary heads of a DGL-trained model (``training = "dgl"``)
@@ -128,7 +130,7 @@ def get_trained(config: TrainConfig, splits: DataSplits, root: Path | None = Non
             try:  # another process may have retrained it meanwhile
                 return load_entry(config, splits, path)
             except DamagedEntry as damage:
-                print(f"ticketbench: {damage}; retraining", file=sys.stderr, flush=True)
+                log.warning("%s; retraining", damage)
         shutil.rmtree(path, ignore_errors=True)  # a damaged entry, or one with files deleted by hand
         return _train_and_store(config, splits, path, progress, device)
 

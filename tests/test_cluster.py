@@ -164,3 +164,24 @@ def test_a_cache_lock_whose_holder_stopped_renewing_it_is_taken_over(tmp_path, m
     finally:
         holder.kill()
         holder.wait()
+
+
+def warn_from_a_stage() -> int:
+    import logging
+
+    logging.getLogger("benchmark.harness.stages").warning("a worker's warning")
+    return 1
+
+
+def test_a_dask_workers_warnings_reach_the_drivers_log(caplog):
+    """On a cluster a stage's output stays on its worker: its log records are forwarded to the driver's log."""
+    executor = make_executor("dask", 1)
+    try:
+        with caplog.at_level("WARNING", logger="benchmark"):
+            assert executor.submit(warn_from_a_stage).result() == 1
+            deadline = time.monotonic() + 30
+            while "a worker's warning" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.1)
+    finally:
+        executor.close()
+    assert "a worker's warning" in caplog.text

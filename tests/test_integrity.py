@@ -168,7 +168,7 @@ def test_a_truncated_cached_model_is_named_in_one_line_and_retrained(cli, fixtur
     assert code == 0 and "fc3 on mnist: trained," in out, err
     (line,) = [line for line in err.splitlines() if not TORCH_LOG.match(line)]
     reason = "is damaged (its sha256 differs from digests.json)" if digests else "cannot be read (RuntimeError: "
-    assert line.startswith(f"ticketbench: the cached model file {path} {reason}") and line.endswith("; retraining")
+    assert line.startswith(f"warning: the cached model file {path} {reason}") and line.endswith("; retraining")
     assert path.read_bytes() == original  # the same weights again
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from benchmark.errors import ConfigError
 from benchmark.harness.lifetime import die_with_parent
+from benchmark.log import PACKAGES
 
 EXECUTORS = ("inline", "local", "dask")
 CONNECT_TIMEOUT = 10.0  # seconds to reach a --scheduler before giving up
@@ -91,6 +92,8 @@ class DaskExecutor:
             raise ConfigError(f"cannot connect to the Dask scheduler at {address}: "
                               + " ".join(str(error).split())) from None
         self.workers = max(1, len(self.client.scheduler_info().get("workers", {})) or workers)
+        for package in PACKAGES:  # the workers' warnings reach this process's log (their info stays there)
+            self.client.forward_logging(package)
 
     def submit(self, fn: Callable, *args):
         """Start ``fn(*args)`` on a worker (never deduplicated: every stage is its own task). The arguments travel

@@ -29,6 +29,7 @@ takes its pool workers with it (:func:`~benchmark.harness.lifetime.die_with_pare
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Iterable
@@ -46,6 +47,8 @@ from benchmark.store.claims import HEARTBEAT, Claims
 from benchmark.store.db import ResultStore
 from benchmark.store.files import sha256
 from datasets import get_spec, resolve_data_root
+
+log = logging.getLogger(__name__)
 
 FATAL = (WriteError, DamagedStore)  # what every later stage would meet too: the run stops
 POLL = 1.0  # seconds between looks at the stages another run holds
@@ -117,7 +120,7 @@ def recompute_damaged(jobs: dict[str, Job], done: set[str], store: ResultStore, 
     stale = dependants(jobs, {h for error, stage in damaged for h in {stage, *readers.get(error.owner, ())}})
     for error, stage in damaged:
         target = describe(jobs[stage]) if stage in jobs else f"stage {stage}"
-        print(f"ticketbench: {error}; recomputing {target} and what depends on it", file=sys.stderr, flush=True)
+        log.warning("%s; recomputing %s and what depends on it", error, target)
         artifacts.remove(error.owner, error.name)
     if damaged:
         store.drop(stale | {stage for _, stage in damaged})

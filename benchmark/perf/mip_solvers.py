@@ -2,7 +2,7 @@
 against SCIP, status, iterations and objective.
 
 The programs are LeNet-5's relaxed ce (an exponential-cone program) and relaxed margin (an LP) on the committed
-regression fixture network and its batch (``tests/fixtures/regression/lenet5-mnist.pt.gz``), N=10, built once
+regression fixture network and its batch (``benchmark/regression/frozen/lenet5-mnist.pt.gz``), N=10, built once
 each; every solver then starts from that recorded instance (SCIP: making its model, the dense start, solving;
 HiGHS and Clarabel: their matrices and solving, on every row at once or by row generation). One torch thread,
 one solver thread, the least seconds of ``--repeat`` runs; CPU seconds are the fairer figure on a busy machine.
