@@ -11,7 +11,8 @@ from benchmark.harness.runner import run_suite
 from benchmark.harness.stage_context import load_data, load_trained
 from benchmark.harness.stages import StageEnv
 from benchmark.harness.suites import load_suite
-from benchmark.mip.decoupled import make_heads, score_decoupled
+from benchmark.heads import make_heads
+from benchmark.mip.decoupled import score_decoupled
 from benchmark.store.artifacts import ArtifactDir
 from benchmark.store.db import ResultStore
 
@@ -60,6 +61,6 @@ def test_blocks_on_the_executor_merge_to_the_single_process_scores_and_resume_pe
 
     # a lost block is solved again, and only it (the prunes that need it were stored and stay)
     block = next(job for job in jobs if job.kind == "block" and job.point == "block 5")
-    ResultStore(store)._write(lambda conn: conn.execute("DELETE FROM results WHERE hash = ?", (block.hash,)))
+    ResultStore(store).write(lambda conn: conn.execute("DELETE FROM results WHERE hash = ?", (block.hash,)))
     again, _ = _run(store, fixture_root, executor="inline", workers=1)
     assert (again.ran, again.stored) == (1, report.planned - 1) and not again.failures

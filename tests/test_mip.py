@@ -246,7 +246,7 @@ def test_config_defaults_help_texts_and_presets():
     assert {f.name: f.metadata.get("choices") for f in dataclasses.fields(MIPConfig) if "choices" in f.metadata} == {
         "loss": ("ce", "margin"), "aggregation": ("sum", "sum_largest"), "conv_normaliser": ("filters", "filters_k2"),
         "bounds": ("dense", "pruned"), "block_bounds": ("network", "local"),
-        "solver": ("auto", "scip", "highs", "clarabel")}
+        "solver": ("auto", "scip", "highs", "clarabel"), "bound_propagation": ("interval", "symbolic")}
 
 
 @pytest.mark.parametrize("model_name,dataset,expected,kept", [
