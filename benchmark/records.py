@@ -53,6 +53,11 @@ class SolverStats:
     scip_version: str = ""
     pyscipopt_version: str = ""
 
+    # the rounding start (MIPConfig.rounding_start, benchmark.mip.rounding): whether SCIP accepted it, and its
+    # objective (None without one)
+    rounding_start_accepted: bool = False
+    rounding_start_objective: float | None = None
+
     SUMMARY: ClassVar[tuple[str, ...]] = ("status", "gap", "nodes", "lp_iterations", "binaries",
                                           "binaries_before_stable_removal", "build_seconds", "solve_seconds",
                                           "solver", "solver_version")  # what a one-screen report shows

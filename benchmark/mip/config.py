@@ -82,6 +82,11 @@ class MIPConfig:
     solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
                                   "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program), 'scip' "
                                   "(any), 'highs' (relaxed margin only) or 'clarabel' (relaxed only)", SOLVERS)
+    rounding_start: bool = setting(False, "exact program: before SCIP solves, round the ReLU indicators of the "
+                                          "relaxed program's solution, fix them, re-solve the continuous part "
+                                          "(HiGHS or Clarabel) and offer that point to SCIP as a start "
+                                          "(benchmark.mip.rounding); off by default, see "
+                                          "results/solvers/rounding_start_cpu.md")
 
     def __post_init__(self):
         checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
@@ -97,6 +102,8 @@ class MIPConfig:
             raise ConfigError(f"max_unstable must be 0 (no limit) or a count, got {self.max_unstable}")
         if self.node_limit < -1:
             raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
+        if self.rounding_start and self.program != "mip":
+            raise ConfigError("rounding_start starts the exact program; it needs relaxed = false")
         if self.solver != "auto" and self.solver not in PROGRAM_SOLVERS[self.program]:
             raise ConfigError(f"solver {self.solver!r} cannot run {PROGRAM_NAMES[self.program]}; use one of: "
                               f"{', '.join(('auto', *PROGRAM_SOLVERS[self.program]))}")

@@ -15,7 +15,6 @@ import concurrent.futures
 import copy
 import dataclasses
 import hashlib
-import math
 import multiprocessing
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.heads import block_features, block_spans, make_heads
 from benchmark.mip.activations import ACTIVATIONS
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.layers import check_supported
@@ -45,60 +45,10 @@ class Block:
     keep: list[str]
 
 
-def aux_head(channels: int, spatial: int, num_classes: int) -> nn.Sequential:
-    """The DGL auxiliary classifier of the official code (n_lin=1, mlp_layers=1)."""
-    return nn.Sequential(OrderedDict([
-        ("aux_pool", nn.AdaptiveAvgPool2d(math.ceil(spatial / 4))),
-        ("aux_conv", nn.Conv2d(channels, channels, 1, bias=False)),
-        ("aux_bn", nn.BatchNorm2d(channels, affine=False)),
-        ("aux_relu", nn.ReLU()),
-        ("aux_pool2", nn.AdaptiveAvgPool2d(2)),
-        ("aux_flatten", nn.Flatten()),
-        ("aux_fc", nn.Linear(4 * channels, 4 * channels)),
-        ("aux_bn_fc", nn.BatchNorm1d(4 * channels, affine=False)),
-        ("aux_relu_fc", nn.ReLU()),
-        ("aux_out", nn.Linear(4 * channels, num_classes)),
-    ]))
-
-
-POOLS = (nn.AvgPool2d, nn.AdaptiveAvgPool2d)  # MaxPool2d is refused: the encoder has no max-pooling
-
-
-def block_spans(model: nn.Sequential) -> list[tuple[int, int]]:
-    """(start, end) of each conv block: from a Conv2d up to the next pooling layer or Conv2d.
-
-    Every decoupled step starts here, so a layer the MIP cannot encode is refused before any work."""
-    check_supported(model)
-    children = list(model.children())
-    starts = [i for i, m in enumerate(children) if isinstance(m, nn.Conv2d)]
-    spans = []
-    for start in starts:
-        end = start + 1
-        while end < len(children) and not isinstance(children[end], (nn.Conv2d, *POOLS)):
-            end += 1
-        spans.append((start, end))
-    return spans
-
-
-def block_features(model: nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
-    """The output of every conv block but the last (what the heads see), in one forward pass."""
-    children, features, position = list(model.children()), [], 0
-    for _, end in block_spans(model)[:-1]:
-        x = nn.Sequential(*children[position:end])(x)
-        features.append(x)
-        position = end
-    return features
-
-
-def make_heads(model: nn.Sequential, input_shape: tuple[int, int, int], num_classes: int) -> nn.ModuleList:
-    """One untrained head per conv block but the last, sized from a dry run."""
-    with torch.no_grad():
-        shapes = [f.shape for f in block_features(model.eval(), torch.zeros(1, *input_shape))]
-    return nn.ModuleList(aux_head(shape[1], shape[2], num_classes) for shape in shapes)
-
-
 def blocks(model: nn.Sequential, heads: nn.ModuleList) -> list[Block]:
-    """The block-plus-head sub-networks, and the tail of the network as the last one."""
+    """The block-plus-head sub-networks, and the tail of the network as the last one; a layer the MIP cannot
+    encode is a one-line error."""
+    check_supported(model)
     named = list(model.named_children())
     spans = block_spans(model)
     result = []
@@ -146,7 +96,9 @@ def fitted_heads(model: nn.Sequential, trained: nn.ModuleList | None, data: Imag
                  seed: int) -> tuple[nn.ModuleList, str]:
     """The heads the sub-MIPs use and where they came from: a DGL-trained model's own heads (``"dgl"``, the
     paper's route), or heads fitted to the frozen network for ``config.head_epochs`` epochs (``"fitted"``), drawn
-    from ``seed`` whatever this process did before (and leaving its random state as it was)."""
+    from ``seed`` whatever this process did before (and leaving its random state as it was). A layer the MIP
+    cannot encode is a one-line error before any work."""
+    check_supported(model)
     if trained is not None:
         return trained.eval(), "dgl"
     with torch.random.fork_rng(devices=[]):
@@ -250,7 +202,8 @@ def solve_block(problem: BlockProblem, config: MIPConfig) -> MIPResult:
 
 def combine(parts: list[SolverStats], threshold: float = float("nan"), guarded: tuple[str, ...] = ()) -> SolverStats:
     """The sub-MIPs' statistics as one record: counts, bounds and seconds summed, the largest gap, the
-    distinct statuses joined with '+', every warning prefixed by its block number."""
+    distinct statuses joined with '+', every warning prefixed by its block number; the rounding start counts as
+    accepted (its objective summed) only when every block's was."""
     def total(name):
         return sum(getattr(p, name) for p in parts)
 
@@ -262,6 +215,9 @@ def combine(parts: list[SolverStats], threshold: float = float("nan"), guarded: 
         built[0], **{name: total(name) for name in summed},
         status="+".join(sorted({p.status for p in parts})), gap=max(p.gap for p in parts),
         dense_start_accepted=all(p.dense_start_accepted for p in parts), threshold=threshold,
+        rounding_start_accepted=all(p.rounding_start_accepted for p in parts),
+        rounding_start_objective=total("rounding_start_objective") if all(
+            p.rounding_start_accepted for p in parts) else None,
         empty_layer_guard=tuple(guarded),
         warnings=tuple(f"block {k}: {w}" for k, p in enumerate(parts) for w in p.warnings))
 

@@ -14,6 +14,7 @@ from torch import nn
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork, encode_network
 from benchmark.mip.objective import add_logit_variables, add_loss, add_sparsity
+from benchmark.mip.rounding import RoundingStart, rounding_start
 from benchmark.mip.solve import configure, export
 from benchmark.mip.solvers import solve
 from benchmark.records import SolverStats
@@ -59,7 +60,8 @@ def limit_warnings(status: str, scores: dict[str, torch.Tensor]) -> tuple[str, .
 def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,
                   threshold: float, export_path: str | Path | None = None,
                   scored: list[str] | None = None, input_box=None) -> MIPResult:
-    """Build, (optionally) export and solve the MIP on ``config.backend``; threshold the scores into a mask.
+    """Build, (optionally) export and solve the MIP on ``config.backend`` (after the rounding start, with
+    ``config.rounding_start``); threshold the scores into a mask.
 
     ``input_box`` replaces the default input bounds ``inputs +- epsilon`` (the decoupled sub-MIPs use it). The
     export is the SCIP model of the program, whichever solver runs it."""
@@ -68,6 +70,9 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
     build_seconds = time.perf_counter() - start
     if export_path is not None:
         export(encoded.builder.scip.model, export_path, config)
+    heuristic = RoundingStart(False, None, None, 0.0)
+    if config.rounding_start:
+        heuristic = rounding_start(encoded.builder, config)
     outcome, x, start_accepted = solve(encoded.builder, config)
     scores = {name: torch.from_numpy(x[ids]).clamp(0.0, 1.0) for name, ids in encoded.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
@@ -81,6 +86,8 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
         stable_active=counts.active,
         rows_emitted=encoded.builder.instance.n_rows(),
         dense_start_accepted=start_accepted,
+        rounding_start_accepted=heuristic.accepted,
+        rounding_start_objective=heuristic.objective,
         threshold=threshold,
         empty_layer_guard=tuple(guarded),
         warnings=limit_warnings(outcome["status"], scores),
