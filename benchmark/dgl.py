@@ -1,6 +1,6 @@
 """Decoupled greedy learning (DGL, Belilovsky et al. 2019): how the paper trains VGG-16 for its decoupled MIP.
 
-The network is cut at every Conv2d as the decoupled MIP cuts it (:func:`benchmark.mip.decoupled.block_spans`):
+The network is cut at every Conv2d as the decoupled MIP cuts it (:func:`benchmark.heads.block_spans`):
 block k is ``[Conv_k, BN_k, ReLU_k]`` followed by its auxiliary head, and the last block is the real tail of the
 network. Every block has its own loss and its own optimiser over its own and its head's parameters; the
 representation is detached at every block input, so no gradient crosses blocks. The pooling between blocks
@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
-from benchmark.mip.decoupled import block_spans, make_heads
+from benchmark.heads import block_spans, make_heads
 from benchmark.training import State, TrainResult, evaluate, fresh_model, make_optimizer
 from datasets import DataSplits, InMemoryLoader
 

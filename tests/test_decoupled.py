@@ -9,8 +9,9 @@ from torch import nn
 
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
+from benchmark.heads import make_heads
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import block_problems, blocks, make_heads, score_decoupled, train_heads
+from benchmark.mip.decoupled import block_problems, blocks, fitted_heads, score_decoupled, train_heads
 from benchmark.mip.scorer import check_encoding
 from benchmark.models import prunable_layers
 from benchmark.records import SolverStats
@@ -77,8 +78,9 @@ def test_max_pooling_is_refused_before_any_work():
     net = nn.Sequential(OrderedDict([("conv1", nn.Conv2d(3, 4, 3)), ("relu1", nn.ReLU()), ("pool", nn.MaxPool2d(2)),
                                      ("conv2", nn.Conv2d(4, 4, 3)), ("relu2", nn.ReLU()), ("flat", nn.Flatten()),
                                      ("out", nn.Linear(4 * 13 * 13, 10))]))
-    with pytest.raises(ConfigError, match=r"unsupported layer MaxPool2d at position 2 \('pool'\)"):
-        make_heads(net, (3, 32, 32), 10)
+    for first_step in (lambda: fitted_heads(net, None, None, MIPConfig(), 0), lambda: blocks(net, nn.ModuleList())):
+        with pytest.raises(ConfigError, match=r"unsupported layer MaxPool2d at position 2 \('pool'\)"):
+            first_step()
 
 
 def test_network_bounds_are_wider_than_local_ones(small_vgg, mnist_small):

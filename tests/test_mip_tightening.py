@@ -6,11 +6,13 @@ from collections import OrderedDict
 
 import pytest
 import torch
+from test_mip_bounds import _outputs_with_scores as _outputs
 from torch import nn
 
+from benchmark.heads import aux_head, make_heads
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import aux_head, blocks, make_heads, network_bounds
+from benchmark.mip.decoupled import blocks, network_bounds
 from benchmark.mip.scorer import build_model
 from benchmark.mip.solve import offer_start
 from benchmark.mip.symbolic import LIMIT, symbolic_bounds
@@ -18,22 +20,6 @@ from benchmark.models import build_model as build_network
 from benchmark.models import prunable_layers
 
 TOL = 1e-9
-
-
-@torch.no_grad()
-def _outputs(net: nn.Sequential, x: torch.Tensor, scores: dict, bounds) -> list[torch.Tensor]:
-    """Every module's output with the scores applied as the encoder does (``a - (1-s)*max(U,0)`` before a ReLU,
-    ``a - (1-s)*U`` before anything else, ``U`` from ``bounds``)."""
-    children, outputs = list(net.named_children()), []
-    for position, (name, module) in enumerate(children):
-        x = module(x)
-        outputs.append(x)
-        if name in scores:
-            upper = bounds[position][1]
-            following = next(m for _, m in children[position + 1:] if not isinstance(m, nn.Dropout))
-            magnitude = upper.clamp_min(0) if isinstance(following, nn.ReLU) else upper
-            x = x - (1 - scores[name].view(1, -1, *([1] * (x.dim() - 2)))) * magnitude
-    return outputs
 
 
 def _escapes(net, box, pruned: bool, trials: int = 8, limit: int = LIMIT) -> int:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from benchmark.harness.plan import Job, block_specs, heads_spec, is_decoupled
 from benchmark.harness.stage_context import StageEnv, StageInputs, load_data, load_trained
+from benchmark.heads import make_heads
 from benchmark.methods import Scores
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import block_problem, combine, fitted_heads, make_heads, solve_block
+from benchmark.mip.decoupled import block_problem, combine, fitted_heads, solve_block
 from benchmark.mip.method import stats_dict
 from benchmark.mip.scorer import MIPResult
 from benchmark.records import SolverStats
