@@ -223,9 +223,12 @@ def test_same_seed_same_scores(trained_lenet, mip_batch):
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"loss": "hinge2"}, "unknown loss 'hinge2'; choose one of: ce, margin"),
-    ({"bounds": "loose"}, "unknown bounds 'loose'; choose one of: dense, pruned"),
-    ({"node_limit": -2}, "node_limit must be -1"),
+    ({"loss": "hinge2"}, "loss must be one of ce, margin, got 'hinge2'"),
+    ({"bounds": "loose"}, "bounds must be one of dense, pruned, got 'loose'"),
+    ({"node_limit": -2}, "node_limit must be >= -1, got -2"),
+    ({"time_limit": 0}, "time_limit must be > 0, got 0"),
+    ({"n_samples": "10"}, "n_samples must be int, got '10'"),
+    ({"gap": -0.1}, "gap must be >= 0, got -0.1"),
 ])
 def test_config_refuses_bad_values_in_one_line(changes, message):
     with pytest.raises(ConfigError, match=message) as error:

@@ -4,7 +4,8 @@ Preset ``paper`` (the defaults) is the formulation of the paper and issue text: 
 ``(1/n_l) * sum_i (s_i - 2)``, one normaliser per unit (filter), exact binary ReLU indicators.
 Preset ``reference-code`` switches on what the official code (chair-dsgt/mip-for-ann) actually ran:
 ``sum_largest(S-1)`` aggregation, the ``C_out * k^2`` conv normaliser, and relaxed ReLU indicators.
-Every field carries its help text in ``metadata["help"]`` (and its allowed values in ``metadata["choices"]``).
+Every field carries its help text in ``metadata["help"]`` and its allowed values and ranges, which the one validator
+(:func:`benchmark.options.check`) enforces wherever the config comes from.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from benchmark.config import setting
 from benchmark.errors import ConfigError
+from benchmark.options import check
 
 LOSSES = ("ce", "margin")
 AGGREGATIONS = ("sum", "sum_largest")
@@ -43,9 +45,11 @@ class MIPConfig:
 
     loss: str = setting("ce", "loss term: 'ce' (exact log-sum-exp cross-entropy, nonlinear) or 'margin' "
                                "(linear multiclass hinge)", LOSSES)
-    lam: float = setting(5.0, "weight of the loss term against the sparsity term (the official code's -sw)")
-    n_samples: int = setting(10, "images in the MIP batch, one per class in turn")
-    epsilon: float = setting(1e-5, "half-width of the input box X +- epsilon the interval bounds start from")
+    lam: float = setting(5.0, "weight of the loss term against the sparsity term (the official code's -sw)",
+                         above=0)
+    n_samples: int = setting(10, "images in the MIP batch, one per class in turn", minimum=1)
+    epsilon: float = setting(1e-5, "half-width of the input box X +- epsilon the interval bounds start from",
+                             above=0)
     relaxed: bool = setting(False, "make the ReLU indicators continuous in [0,1] (the official experiments did)")
     aggregation: str = setting("sum", "sparsity term over layers: 'sum', or the reference code's "
                                        "'sum_largest' of the S-1 largest layer terms", AGGREGATIONS)
@@ -53,11 +57,11 @@ class MIPConfig:
                                                "'filters_k2' (C_out*k_h*k_w)", CONV_NORMALISERS)
     margin: float = setting(1.0, "hinge margin of the 'margin' loss, in logit units")
     time_limit: float = setting(600.0, "solver time limit in seconds (CPU seconds for SCIP, wall-clock for HiGHS "
-                                        "and Clarabel); on hitting it SCIP's best incumbent is used")
+                                        "and Clarabel); on hitting it SCIP's best incumbent is used", above=0)
     node_limit: int = setting(-1, "SCIP branch-and-bound node limit (-1: none); on hitting it the best "
-                                   "incumbent is used")
+                                   "incumbent is used", minimum=-1)
     gap: float = setting(1e-4, "relative optimality gap at which SCIP stops (HiGHS and Clarabel solve to their own "
-                               "default tolerances)")
+                               "default tolerances)", minimum=0)
     threads: int = setting(1, "solver threads; for SCIP more than 1 uses the concurrent solver where the build has "
                               "it")
     solver_seed: int = setting(0, "solver random seed: SCIP's seed shift, HiGHS's random_seed")
@@ -75,7 +79,7 @@ class MIPConfig:
     head_epochs: int = setting(40, "epochs to fit the auxiliary heads when decoupled")
     max_unstable: int = setting(0, "decoupled: a block whose box leaves more than this many ReLU elements unstable "
                                    "is not built (status 'sizelimit', its dense start kept: nothing pruned there); "
-                                   "0 means no limit")
+                                   "0 means no limit", minimum=0)
     nlp_heuristics: bool = setting(True, "run SCIP's Ipopt-based primal heuristics (subnlp, mpec, multistart, "
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
@@ -89,19 +93,7 @@ class MIPConfig:
                                           "results/solvers/rounding_start_cpu.md")
 
     def __post_init__(self):
-        checks = [(self.loss, LOSSES, "loss"), (self.aggregation, AGGREGATIONS, "aggregation"),
-                  (self.conv_normaliser, CONV_NORMALISERS, "conv_normaliser"), (self.bounds, BOUNDS, "bounds"),
-                  (self.block_bounds, BLOCK_BOUNDS, "block_bounds"), (self.solver, SOLVERS, "solver"),
-                  (self.bound_propagation, PROPAGATIONS, "bound_propagation")]
-        for value, allowed, name in checks:
-            if value not in allowed:
-                raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
-        if self.lam <= 0 or self.n_samples < 1 or self.epsilon <= 0 or self.time_limit <= 0 or self.gap < 0:
-            raise ConfigError("lam, n_samples, epsilon and time_limit must be positive and gap non-negative")
-        if self.max_unstable < 0:
-            raise ConfigError(f"max_unstable must be 0 (no limit) or a count, got {self.max_unstable}")
-        if self.node_limit < -1:
-            raise ConfigError(f"node_limit must be -1 (none) or a node count, got {self.node_limit}")
+        check(self)  # types, choices and ranges as the fields declare them
         if self.rounding_start and self.program != "mip":
             raise ConfigError("rounding_start starts the exact program; it needs relaxed = false")
         if self.solver != "auto" and self.solver not in PROGRAM_SOLVERS[self.program]:
