@@ -130,13 +130,16 @@ def block_problem(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, co
     return BlockProblem(block.layers, representation, y, box, block.keep)
 
 
-_NETWORK_BOUNDS: dict[str, list] = {}  # the last network's bounds: every block of it reads the same ones
+_NETWORK_BOUNDS: dict[str, list] = {}  # the last symbolic bounds: blocks that pick the same images reuse them
 
 
 def network_bounds(model: nn.Sequential, box: tuple[torch.Tensor, torch.Tensor], propagation: str) -> list:
-    """The dense network's bounds of every module over ``box`` by ``propagation``, computed once per network, box
-    and propagation in this process (symbolic bounds of VGG-16 take minutes per image)."""
-    digest = hashlib.sha1(propagation.encode())
+    """The dense network's bounds of every module over ``box`` by ``propagation``. Symbolic bounds (minutes per
+    image of VGG-16) are kept for the last network and box in this process, for blocks whose batches coincide
+    (``--batch first`` of the block benchmarks); interval bounds are cheap and computed afresh."""
+    if propagation != "symbolic":
+        return layer_bounds(copy.deepcopy(model).double().eval(), *box, propagation=propagation)
+    digest = hashlib.sha1()
     for tensor in [*model.state_dict().values(), *box]:
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     key = digest.hexdigest()

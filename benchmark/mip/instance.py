@@ -85,9 +85,14 @@ class Instance:
         group = next(g for g in self.groups if g.start <= j < g.start + g.count)
         return f"{group.prefix}_{j}"
 
+    def binary_ids(self) -> np.ndarray:
+        """The ids of the binary variables, in order."""
+        return np.concatenate([np.arange(g.start, g.start + g.count) for g in self.groups if g.vtype == "B"]
+                              + [np.zeros(0, dtype=int)])
+
     def binaries(self) -> int:
         """How many variables are binary."""
-        return sum(g.count for g in self.groups if g.vtype == "B")
+        return len(self.binary_ids())
 
     def log_sum_exps(self) -> list[LogSumExp]:
         """The log-sum-exp constraints, in order."""

@@ -53,12 +53,6 @@ class RoundingStart:
     point: np.ndarray | None = None
 
 
-def binaries(instance: Instance) -> np.ndarray:
-    """The ids of the binary variables."""
-    return np.concatenate([np.arange(g.start, g.start + g.count) for g in instance.groups if g.vtype == "B"]
-                          + [np.zeros(0, dtype=int)])
-
-
 def continuous_solve(instance: Instance, config: MIPConfig) -> np.ndarray | None:
     """The program with every binary made continuous in its bounds, solved on the relaxed program's solver by
     row generation; its point (None when the solver returns no usable one)."""
@@ -97,7 +91,7 @@ def rounding_start(builder: Builder, config: MIPConfig) -> RoundingStart:
     becomes what is left of ``config.time_limit`` after the heuristic's CPU seconds."""
     cpu = time.process_time()
     instance = builder.instance
-    ids = binaries(instance)
+    ids = instance.binary_ids()
     relaxed = continuous_solve(instance, config)
     accepted = None
     for name, values in roundings(relaxed[ids], instance.start[ids]) if relaxed is not None else ():

@@ -33,7 +33,7 @@ import torch
 
 from benchmark.store import DamagedArtifact, StoreError, check_hash
 from benchmark.store.db import STORE_HINT, ResultStore
-from benchmark.store.files import sha256, write_error
+from benchmark.store.files import alive, sha256, write_error
 
 Files = dict[tuple[str, str], bytes]  # artifact bytes by (result hash, name)
 UNREADABLE = (RuntimeError, ValueError, EOFError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile)
@@ -171,7 +171,7 @@ class ArtifactDir(Artifacts):
         host, removed = socket.gethostname(), 0
         for tmp in self.root.glob("*/.*@*@*"):
             pid, writer_host, _ = tmp.name[1:].split("@", 2)
-            if writer_host == host and pid.isdigit() and not _alive(int(pid)):
+            if writer_host == host and pid.isdigit() and not alive(int(pid)):
                 tmp.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -210,13 +210,4 @@ def checked(store: ResultStore, artifacts: ArtifactDir, hashes: Iterable[str]) -
     hashes = list(dict.fromkeys(hashes))
     digests = {key: entry["sha256"] for key, entry in store.digests(hashes).items()}
     return MemoryArtifacts(artifacts.files(hashes, digests), origin=store.root)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
     return True

@@ -22,20 +22,10 @@ import time
 import uuid
 
 from benchmark.store.db import ResultStore
+from benchmark.store.files import alive
 
 HEARTBEAT = 10.0  # seconds between a driver's refreshes of its claims' heartbeat
 STALE_AFTER = 600.0  # a claim whose heartbeat is older is stale, wherever its run is
-
-
-def alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists on this host (one of another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 class Claims:

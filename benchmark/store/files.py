@@ -72,3 +72,14 @@ def atomic_write(path: Path, data: bytes, what: str, hint: str = "") -> Path:
         with suppress(OSError):
             tmp.unlink()
     return path
+
+
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
