@@ -54,6 +54,7 @@ def test_the_tiny_plan_has_every_stage_once():
      'tiny.toml: budget.retrain_epochs: must be int or "full", got \'all\''),
     (("finetune_epochs = 1", "finetune_epochs = -1"), "tiny.toml: budget.finetune_epochs: must be >= 0, got -1"),
     (("finetune_epochs = 1", "finetune_epoch = 1"), "tiny.toml: budget.finetune_epoch: unknown key"),
+    (("mnist = [\"fashion-mnist\"]", "mnist = []"), "tiny.toml: transfer.mnist: must not be empty"),
 ])
 def test_invalid_suites_are_one_line(edit, message):
     text = VALID.replace(*edit)

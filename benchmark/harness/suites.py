@@ -217,6 +217,8 @@ class _Reader:
             if value not in valid:
                 raise self.fail(f"{where}.{key}" if where else key,
                                 f"unknown name {value!r}; choose from: {', '.join(valid)}")
+        if not values:
+            raise self.fail(f"{where}.{key}" if where else key, "must not be empty")
         return values
 
     def points(self, table: dict, key: str, where: str, name: str, paper: bool = False) -> tuple:
