@@ -9,8 +9,8 @@ status 2 and no traceback. Only the named command's arguments are built (:mod:`b
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
+import pkgutil
 import sys
 
 from benchmark import cli_parsers, errors
@@ -94,8 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
             from benchmark.threads import configure_threads
 
             configure_threads(cores=args.torch_threads)
-        module, _, name = args.func.partition(":")
-        return getattr(importlib.import_module(module), name)(args) or 0
+        return pkgutil.resolve_name(args.func)(args) or 0
     except KeyboardInterrupt:
         print("ticketbench: interrupted; finished stages are stored", file=sys.stderr)
         return 130
