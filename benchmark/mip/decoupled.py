@@ -133,10 +133,12 @@ def block_problem(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, co
 _NETWORK_BOUNDS: dict[str, list] = {}  # the last symbolic bounds: blocks that pick the same images reuse them
 
 
-def network_bounds(model: nn.Sequential, box: tuple[torch.Tensor, torch.Tensor], propagation: str) -> list:
+def network_bounds(model: nn.Sequential, box: tuple[torch.Tensor, torch.Tensor], propagation: str,
+                   known: list | None = None) -> list:
     """The dense network's bounds of every module over ``box`` by ``propagation``. Symbolic bounds (minutes per
     image of VGG-16) are kept for the last network and box in this process, for blocks whose batches coincide
-    (``--batch first`` of the block benchmarks); interval bounds are cheap and computed afresh."""
+    (``--batch first`` of the block benchmarks), or taken from ``known`` (the same call's result, kept by a
+    benchmark on disk); interval bounds are cheap and computed afresh."""
     if propagation != "symbolic":
         return layer_bounds(copy.deepcopy(model).double().eval(), *box, propagation=propagation)
     digest = hashlib.sha1()
@@ -145,7 +147,8 @@ def network_bounds(model: nn.Sequential, box: tuple[torch.Tensor, torch.Tensor],
     key = digest.hexdigest()
     if key not in _NETWORK_BOUNDS:
         _NETWORK_BOUNDS.clear()
-        _NETWORK_BOUNDS[key] = layer_bounds(copy.deepcopy(model).double().eval(), *box, propagation=propagation)
+        _NETWORK_BOUNDS[key] = known if known is not None else layer_bounds(
+            copy.deepcopy(model).double().eval(), *box, propagation=propagation)
     return _NETWORK_BOUNDS[key]
 
 

@@ -33,9 +33,10 @@ class Instance:
 
     def describe(self) -> str:
         """One line naming the instance, for a benchmark's table."""
+        program = f"{self.config.loss} {'relaxed' if self.config.relaxed else 'exact'}"
         return (f"VGG-16 width/{self.train.width_divisor} DGL-trained {self.train.epochs} epochs on "
                 f"{self.train.train_limit or 'all'} {self.train.dataset} images ({self.device}), "
-                f"N={self.config.n_samples}, ce relaxed, block_bounds {self.config.block_bounds}, "
+                f"N={self.config.n_samples}, {program}, block_bounds {self.config.block_bounds}, "
                 f"{self.config.bound_propagation} bounds")
 
 

@@ -1,0 +1,103 @@
+"""Solving every decoupled VGG-16 sub-MIP: per block its size, unstable ReLUs, build and solve seconds, peak
+memory, status and objective, each block built and solved in a fresh process on one thread.
+
+The instance is :mod:`benchmark.perf.decoupled_instance`'s (by default the weakly trained full-width VGG-16,
+``block_bounds = network``, symbolic bounds) with the first validation images of each class as every block's
+batch, so the network's bounds at the block inputs are propagated once (about 5 CPU minutes per image at full
+width, symbolic) and kept under ``--work``. Each finished block's row is kept there too: a stopped run resumes
+where it stopped. By default the relaxed ce program (Clarabel under ``solver = auto``); ``--exact`` solves the
+exact program with the rounding start (``rounding_start = true``) and reports whether its incumbent improved on
+the dense start, and the gap at the limit. Run
+``python -m benchmark.perf.block_solve --work /tmp/blocks --out results/vgg16-blocks/block_solve_cpu.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import multiprocessing
+import resource
+from pathlib import Path
+
+import torch
+
+from benchmark.mip.config import MIPConfig
+from benchmark.mip.decoupled import BlockProblem, block_problem, network_bounds, solve_block
+from benchmark.perf.block_build import first_per_class
+from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
+
+COLUMNS = ("block", "unstable ReLU elements", "variables", "rows", "build s", "solve s", "peak GB",
+           "status", "objective", "dense start kept", "rounding start", "gap", "solver")
+
+
+def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
+    """Build and solve one sub-MIP in this (fresh) process: its solver statistics and the process's peak
+    memory."""
+    stats = solve_block(problem, config).solver
+    return {**dataclasses.asdict(stats), "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+
+
+def solve_in_fresh_process(problem: BlockProblem, config: MIPConfig) -> dict:
+    """:func:`solve_once` in a spawned process of its own."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(solve_once, problem, config).result()
+
+
+def network_box_bounds(instance, work: Path) -> None:
+    """Propagate the network's bounds over the shared batch once, kept in ``work`` (and in this process's cache,
+    where :func:`block_problem` finds them)."""
+    x, _, _ = first_per_class(instance.trained.model, instance.splits.val, instance.config.n_samples, 0)
+    images = x.double()
+    box = (images - instance.config.epsilon, images + instance.config.epsilon)
+    path = work / f"network_bounds_{instance.config.bound_propagation}_n{instance.config.n_samples}.pt"
+    if path.exists():
+        network_bounds(instance.trained.model, box, instance.config.bound_propagation, known=torch.load(path))
+    else:
+        torch.save(network_bounds(instance.trained.model, box, instance.config.bound_propagation), path)
+
+
+def row(k: int, s: dict) -> str:
+    """One block's table row (its unstable ReLU elements: those neither stable inactive nor active)."""
+    unstable = s["binaries_before_stable_removal"] - s["stable_inactive"] - s["stable_active"]
+    rounding = "" if s["rounding_start_objective"] is None and not s["rounding_start_accepted"] else (
+        f"{'accepted' if s['rounding_start_accepted'] else 'refused'} {s['rounding_start_objective']}")
+    return (f"| {k} | {unstable} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
+            f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
+            f"{'yes' if s['dense_start_accepted'] else 'no'} | {rounding} | {s['gap']:.3g} | "
+            f"{s['solver']} {s['solver_version']} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train or load the instance, solve each block (resuming from ``--work``), print and write the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, nargs="*", default=None, help="blocks to solve (default: all)")
+    parser.add_argument("--exact", action="store_true", help="the exact program, with the rounding start")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="solver limit per block, seconds")
+    parser.add_argument("--work", type=Path, required=True, help="keeps the network bounds and finished rows")
+    add_arguments(parser, width_divisor=1, epochs=3, train_limit=6000)
+    parser.set_defaults(bound_propagation="symbolic")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    instance = load_instance(args, time_limit=args.time_limit)
+    if args.exact:
+        instance.config = dataclasses.replace(instance.config, relaxed=False, rounding_start=True)
+    network_box_bounds(instance, args.work)
+    program = "exact" if args.exact else "relaxed"
+    table = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for k in args.blocks if args.blocks is not None else range(len(instance.heads) + 1):
+        done = args.work / f"block{k}_{program}_{args.time_limit:g}.json"
+        if not done.exists():
+            problem = block_problem(instance.trained.model, instance.heads, instance.splits.val, instance.config,
+                                    k, first_per_class)
+            done.write_text(json.dumps(solve_in_fresh_process(problem, instance.config), default=str))
+        table.append(row(k, json.loads(done.read_text())))
+        print(table[-1], flush=True)
+    write_table(f"Decoupled MIP solve ({program} program), {instance.describe()} (first batch), one thread per "
+                f"block, limit {args.time_limit:g} s\n\n" + "\n".join(table), args.out)
+
+
+if __name__ == "__main__":
+    run(main)
