@@ -27,6 +27,7 @@ from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, 
 from benchmark.selection import top_k_mask
 
 Mask = dict[str, torch.Tensor]
+ESTIMATED_ROUNDS = 4  # for the dry run: about 1 - 0.8^4 = 59% removed; the real count depends on the target
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,13 @@ class Lottery:
     description = "lottery ticket: iterative magnitude pruning (p per round) with rewinding to theta_0 or theta_k"
     granularities = ("neuron", "weight")
     scores_depend_on_target = True
+    trains = True  # its rounds are training: on a GPU machine, the GPU's work
     Options = LotteryOptions
+
+    def prune_seconds(self, spec, epoch_seconds) -> float:
+        """The dry run's estimate: :data:`ESTIMATED_ROUNDS` rounds of ``round_epochs`` (or the dense budget)."""
+        per_round = spec.train.epochs if spec.options.round_epochs is None else spec.options.round_epochs
+        return ESTIMATED_ROUNDS * per_round * epoch_seconds(spec.train)
 
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """Run the rounds on the trained ``model``; the ticket is the last round's mask, restarting from

@@ -22,7 +22,7 @@ from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
 from benchmark.options import NoOptions, build_options
 from benchmark.plugins import method_entry_points
 from benchmark.selection import threshold_mask, top_k_mask
-from benchmark.specs import GRANULARITIES
+from benchmark.specs import GRANULARITIES, SCORING_BATCH
 from datasets import DataSplits
 
 
@@ -97,10 +97,41 @@ class Scores:
     rewind_state: dict | None = None
 
 
+@dataclass(frozen=True)
+class MethodStage:
+    """A stage of a method's own, which its prune stage waits for (the decoupled MIP's heads and blocks).
+
+    ``kind`` names it (the method's ``run_stage(kind, spec, env, inputs) -> dict`` runs it in a worker and its
+    record is stored under ``spec.hash``); ``spec`` is a frozen, hashable dataclass with ``hash`` (a
+    :class:`~benchmark.specs.Identified`) and ``train`` or ``prune.train``; ``needs`` are the hashes of the
+    method's other stages it waits for (the dense training always comes first); ``label`` is its row's point."""
+
+    kind: str
+    spec: object
+    needs: tuple[str, ...] = ()
+    label: str = ""
+
+
 @runtime_checkable
 class Method(Protocol):
     """What a pruning method provides. Optional: a frozen dataclass ``Options`` of its settings (none if absent),
-    and ``default_target(ctx) -> Target`` for the target used when none is given (the MIP's threshold)."""
+    and ``default_target(ctx) -> Target`` for the target used when none is given (the MIP's threshold).
+
+    Optional hooks for the harness, which never names a method (each is ignored when absent):
+
+    - ``stages(spec) -> list[MethodStage]``: stages of its own that a prune of ``spec`` waits for, and
+      ``run_stage(kind, spec, env, inputs) -> dict`` that runs one (``env.trained(config)`` and
+      ``env.data(config)`` load the dense model and data; ``inputs.records`` and ``inputs.artifacts`` hold what
+      the stages it needs stored);
+    - ``merge(spec, inputs) -> Scores | None``: the prune's scores from its stages' records and artifacts;
+    - ``prune_seconds(spec, epoch_seconds)`` and ``stage_seconds(kind, spec, epoch_seconds)``: the dry-run's cost
+      estimates (``epoch_seconds(config)``: one training epoch of ``config`` on the stage's device; a method's own
+      stages run on the CPU), ``stage_note(kind, spec) -> str`` a
+      caveat printed beside them, and ``trains = True`` when its prune stage trains (the GPU's work);
+    - ``evaluation_columns(stats, mask) -> dict``: columns its evaluation rows add (the MIP's solver statistics);
+    - ``batch_option``: the name of its option that sets the size of the one-per-class batch it scores on (the
+      MIP's ``n_samples``; :data:`~benchmark.specs.SCORING_BATCH` images without it).
+    """
 
     name: str
     description: str
@@ -126,6 +157,7 @@ class PruneResult:
 
 
 _RUNTIME: dict[str, type] = {}
+HARNESS_STAGES = ("train", "prune", "evaluate", "retrain", "transfer")  # the kinds no method stage may take
 
 
 def register(cls: type) -> type:
@@ -192,6 +224,30 @@ def method_options(method: Method, values: dict | object):
     if not isinstance(values, dict):
         raise ConfigError(f"method {method.name!r} takes {options_class.__name__}, not {type(values).__name__}")
     return build_options(options_class, values, method.name)
+
+
+def batch_option(name: str) -> str | None:
+    """The option of method ``name`` that sets its scoring batch's size (its ``batch_option``), if any."""
+    return getattr(get_method(name), "batch_option", None)
+
+
+def scoring_batch(name: str, options) -> int:
+    """Images in the one-per-class batch, drawn from the validation split, that a prune of method ``name`` with
+    ``options`` scores on: its batch option's value, else :data:`~benchmark.specs.SCORING_BATCH`."""
+    option = batch_option(name)
+    return SCORING_BATCH if option is None else getattr(options, option)
+
+
+def method_stages(spec) -> list[MethodStage]:
+    """The stages of its own that the prune of ``spec`` waits for (its method's ``stages`` hook; none without
+    it); a kind that clashes with the harness's own stage kinds is a one-line error."""
+    method = get_method(spec.method)
+    declared = method.stages(spec) if hasattr(method, "stages") else []
+    for stage in declared:
+        if stage.kind in HARNESS_STAGES:
+            raise ConfigError(f"method {method.name!r} declares a stage {stage.kind!r}, a kind the harness runs "
+                              f"itself; name it otherwise")
+    return declared
 
 
 def scores_depend_on_target(method: Method) -> bool:

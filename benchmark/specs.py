@@ -20,13 +20,7 @@ from benchmark.options import NoOptions, check, setting
 
 GRANULARITIES = ("neuron", "weight")
 SCOPES = ("layer", "global")
-SCORING_BATCH = 10  # images in the one-per-class batch of a method without its own size (the MIP's n_samples)
-
-
-def scoring_batch(options) -> int:
-    """Images in the one-per-class batch, drawn from the validation split, that a prune with ``options`` scores
-    on: the options' ``n_samples`` (the MIP's N), else :data:`SCORING_BATCH`."""
-    return getattr(options, "n_samples", SCORING_BATCH)
+SCORING_BATCH = 10  # images in the one-per-class batch of a method without a batch option of its own
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from benchmark.harness import estimate
 from benchmark.harness.plan import plan_suite
 from benchmark.harness.suites import load_suite
+from benchmark.mip import estimate as mip_estimate
 
 SUITE = Path(__file__).parent / "suites" / "decoupled.toml"
 
@@ -25,14 +26,14 @@ def test_a_full_width_block_costs_its_measured_build_plus_its_time_limit():
     jobs = _block_jobs(1, "network")
     limit = jobs[0].spec.prune.options.time_limit
     work = [estimate.job_seconds(job, "cpu") - estimate.OVERHEAD["cpu"] for job in jobs]
-    assert work == pytest.approx([seconds + limit for seconds in estimate.BLOCK_BUILD_SECONDS])
+    assert work == pytest.approx([seconds + limit for seconds in mip_estimate.BLOCK_BUILD_SECONDS])
 
 
 def test_narrower_networks_smaller_batches_and_local_bounds_build_faster_down_to_the_fixed_cost():
     def build(*args):
-        return [estimate.block_build_seconds(job.spec) for job in _block_jobs(*args)]
+        return [mip_estimate.block_build_seconds(job.spec) for job in _block_jobs(*args)]
 
-    full, floor = build(1, "network"), min(estimate.BLOCK_BUILD_SECONDS)
+    full, floor = build(1, "network"), min(mip_estimate.BLOCK_BUILD_SECONDS)
     assert build(8, "network") == pytest.approx([max(floor, f / 64) for f in full])
     assert build(1, "network", 20) == pytest.approx([2 * f for f in full])  # the work grows with the batch
     assert build(1, "local") == [floor] * len(full)

@@ -4,7 +4,9 @@ Per (model, dataset, seed): the dense training; per method, option set and opera
 and an evaluation (no fine-tuning); at the primary points (or every point, with ``tickets_at = "all"``) the
 fine-tuned evaluation, the retrained ticket (for the budget's epochs, or, with "full", for as long as its dense
 net trained) and, per target dataset, the transferred ticket with its random control. A baseline matched to
-another method gets one point per point of that method. The random control of a transferred mask is the
+another method gets one point per point of that method. A method's own stages (its ``stages`` hook, see
+:mod:`benchmark.methods`: the decoupled MIP's heads and blocks) come before its prune stage, which waits for
+them; the plan never names a method. The random control of a transferred mask is the
 ``random`` method matched to the same counts, transferred the same way; the plan adds those stages when the suite
 does not run them itself, and runs each once however many masks share it.
 """
@@ -15,21 +17,18 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
-from torch import nn
-
 from benchmark.config import TrainConfig
 from benchmark.harness.suites import MethodPlan, Suite
-from benchmark.methods import get_method, scores_depend_on_target
-from benchmark.models import build_model
+from benchmark.methods import get_method, method_stages, scores_depend_on_target
 from benchmark.options import NoOptions
 from benchmark.paper import paper_threshold
-from benchmark.specs import BlockSpec, EvaluateSpec, HeadsSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
+from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
 
 
 @dataclass(frozen=True)
 class Job:
-    """One stage: ``kind`` (train, prune, evaluate, retrain, transfer), its spec, the hashes it waits for and
-    the labels its stored row carries (method, operating point)."""
+    """One stage: ``kind`` (train, prune, evaluate, retrain, transfer, or a method's own), its spec, the hashes
+    it waits for and the labels its stored row carries (method, operating point)."""
 
     kind: str
     spec: object
@@ -47,29 +46,6 @@ class Job:
 def control_prune(spec: PruneSpec) -> PruneSpec:
     """The random mask at ``spec``'s counts: random matched to what ``spec`` is matched to, else to ``spec``."""
     return PruneSpec(spec.train, "random", NoOptions(), spec.granularity, TargetSpec(match=spec.target.match or spec))
-
-
-def is_decoupled(spec: PruneSpec) -> bool:
-    """Whether ``spec`` is a decoupled MIP, whose heads and per-block sub-MIPs run as stages of their own."""
-    return spec.method == "mip" and bool(getattr(spec.options, "decoupled", False))
-
-
-def heads_spec(spec: PruneSpec) -> HeadsSpec:
-    """The heads a decoupled MIP prune needs: a DGL-trained model's own (nothing fitted: epochs 0), else heads
-    fitted for the MIP's ``head_epochs``."""
-    return HeadsSpec(spec.train, 0 if spec.train.training == "dgl" else spec.options.head_epochs)
-
-
-def block_count(config: TrainConfig) -> int:
-    """How many sub-MIPs the decoupled MIP of ``config``'s model has: one per Conv2d (at any width)."""
-    return sum(isinstance(m, nn.Conv2d) for m in build_model(config.model).modules())
-
-
-def block_specs(spec: PruneSpec) -> list[BlockSpec]:
-    """The sub-MIPs of a decoupled MIP prune, one per conv block; their target is cleared, so every threshold the
-    scores are cut at shares them."""
-    base = dataclasses.replace(spec, target=TargetSpec())
-    return [BlockSpec(base, k) for k in range(block_count(spec.train))]
 
 
 def _sweep_label(option_sets: tuple, options) -> str:
@@ -114,18 +90,16 @@ class Planner:
             out.append((PruneSpec(config, plan.name, options, plan.granularity, target), label))
         return out
 
-    def blocks(self, spec: PruneSpec) -> list[str]:
-        """The heads and per-block sub-MIP stages of a decoupled MIP (shared by all its targets); their hashes,
-        the heads' first (the prune reads the heads' record, and the blocks' scores)."""
+    def method_stages(self, spec: PruneSpec) -> list[str]:
+        """The method's own stages for ``spec`` (shared by all its targets), each after the dense training and
+        the stages it names; their hashes, for the prune to wait for (it reads their records and artifacts)."""
         train = self.train(spec.train)
-        heads = self.add(Job("heads", heads_spec(spec), (train.hash,), "mip", "heads"))
-        return [heads.hash] + [self.add(Job("block", block, (heads.hash,), "mip", f"block {block.block}")).hash
-                               for block in block_specs(spec)]
+        return [self.add(Job(stage.kind, stage.spec, (train.hash, *stage.needs), spec.method, stage.label)).hash
+                for stage in method_stages(spec)]
 
     def prune(self, spec: PruneSpec, label: str, primary: bool = False, after: Job | None = None) -> Job:
         needs = [self.train(spec.train).hash] + ([after.hash] if after is not None else [])
-        if is_decoupled(spec):
-            needs += self.blocks(spec)
+        needs += self.method_stages(spec)
         if spec.target.match is not None:
             needs.append(spec.target.match.hash)
         return self.add(Job("prune", spec, tuple(needs), spec.method, label, primary))

@@ -1,7 +1,7 @@
 """What every stage function works in and with: its environment (:class:`StageEnv`), what the driver read of the
 store for it (:class:`StageInputs`), and the data and dense models it loads, kept in memory between the stages a
-worker runs. :mod:`~benchmark.harness.stages` and a method's own stages (:mod:`~benchmark.harness.blocks`) both
-build on this module, and neither on the other's internals.
+worker runs. :mod:`~benchmark.harness.stages` builds on this module, and a method's own stages (the decoupled
+MIP's, :mod:`benchmark.mip.stages`) get its :class:`StageEnv` and :class:`StageInputs` without importing it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ class StageEnv:
     data_dir: str | None = None
     threads: int = 1
     device: str = "cpu"
+
+    def data(self, config: TrainConfig):
+        """The data splits of ``config``'s dataset (:func:`load_data`)."""
+        return load_data(config, self.data_dir)
+
+    def trained(self, config: TrainConfig):
+        """The dense model of ``config`` on this stage's device (:func:`load_trained`)."""
+        return load_trained(config, self.data_dir, self.device)
 
 
 @dataclass

@@ -7,8 +7,9 @@ made back to the driver (:class:`StageResult`). Only the driver writes the store
 then the row in one transaction, so a stage killed at any moment leaves nothing behind and a stored row always
 has its artifacts. Rows follow the column contract of :mod:`benchmark.report`; method statistics nest under
 ``stats``, the run manifest under ``manifest``. A stage's environment, its inputs and the data and models a
-worker keeps in memory come from :mod:`~benchmark.harness.stage_context`, which the decoupled MIP's own stages
-(:mod:`~benchmark.harness.blocks`) share.
+worker keeps in memory come from :mod:`~benchmark.harness.stage_context`. A method's own stages (its ``stages``
+hook, :mod:`benchmark.methods`) run through its ``run_stage``, and its ``merge`` and ``evaluation_columns``
+hooks bring their results into its prune and evaluation rows: this module never names a method.
 """
 
 from __future__ import annotations
@@ -23,14 +24,22 @@ import torch
 from benchmark import experiment
 from benchmark.config import TrainConfig, config_hash
 from benchmark.device import configure_device, device_name, resolve_device
-from benchmark.harness import blocks
 from benchmark.harness.executors import host_slots
 from benchmark.harness.plan import Job, control_prune
 from benchmark.harness.stage_context import StageEnv, StageInputs, load_data, load_experiment, load_trained
 from benchmark.masks import score_levels
-from benchmark.methods import PruneResult, Scores, Target, matched_target, prune, to_weight_mask
+from benchmark.methods import (
+    PruneResult,
+    Scores,
+    Target,
+    get_method,
+    matched_target,
+    prune,
+    scoring_batch,
+    to_weight_mask,
+)
 from benchmark.models import count_parameters, prunable_layers
-from benchmark.specs import PruneSpec, TargetSpec, TransferSpec, scoring_batch
+from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
 from benchmark.store.artifacts import Artifacts, Files
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
@@ -104,13 +113,15 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`) and, for scores in [0, 1],
     how many per layer sit at 0, at 1 and between (:func:`benchmark.masks.score_levels`)."""
     spec: PruneSpec = job.spec
-    exp = load_experiment(spec.train, env.data_dir, scoring_batch(spec.options), env.device)
+    exp = load_experiment(spec.train, env.data_dir, scoring_batch(spec.method, spec.options), env.device)
     artifacts, shared = inputs.artifacts, score_key(spec)
     reference = load_prune(spec.target.match, env, artifacts) if spec.target.match is not None else None
     target = matched_target(reference, spec.granularity) if reference is not None else Target(
         sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
     ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference, env.device)
-    stored = load_scores(artifacts, shared, spec.granularity) or blocks.merged_scores(spec, inputs)
+    method = get_method(spec.method)
+    stored = load_scores(artifacts, shared, spec.granularity) or (
+        method.merge(spec, inputs) if hasattr(method, "merge") else None)
     result = prune(spec.method, exp.trained.model, ctx, scores=stored)
     if not artifacts.exists(shared, "scores.pt"):
         artifacts.save_json(shared, "stats.json", result.scores.stats)
@@ -133,10 +144,9 @@ def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     result = load_prune(spec.prune, env, inputs.artifacts)
     evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs, device=env.device)
     record = {**evaluation.as_dict(), "finetune_epochs": spec.finetune_epochs}
-    stats = inputs.records[spec.prune.hash]["stats"]
-    if "solve_seconds" in stats:  # the MIP's solver statistics, for Table 1 and the solve-time plot
-        record.update(solve_seconds=stats["solve_seconds"], binaries=stats["binaries"],
-                      units=sum(m.numel() for m in result.mask.values()), solver=stats)
+    method = get_method(spec.prune.method)
+    if hasattr(method, "evaluation_columns"):  # e.g. the MIP's solver statistics, for Table 1 and its plot
+        record.update(method.evaluation_columns(inputs.records[spec.prune.hash]["stats"], result.mask))
     cost = inputs.records[spec.prune.hash].get("cost") or {}  # the compacted ticket's, for Table 1
     record.update({key: value for key, value in cost.items() if key != "widths"})
     return record
@@ -167,7 +177,12 @@ def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     return {**record, "transfer_accuracy": ticket.test_accuracy}
 
 STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
-          "transfer": run_transfer, "heads": blocks.run_heads, "block": blocks.run_block}
+          "transfer": run_transfer}
+
+
+def run_method_stage(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+    """One of a method's own stages, run by the method (its ``run_stage`` hook)."""
+    return get_method(job.method).run_stage(job.kind, job.spec, env, inputs)
 
 
 def source_config(job: Job) -> TrainConfig:
@@ -186,7 +201,7 @@ def execute(job: Job, env: StageEnv, inputs: StageInputs) -> StageResult:
         configure_threads(workers=host_slots())
     configure_device(env.device)
     start = time.perf_counter()
-    record = STAGES[job.kind](job, env, inputs)
+    record = STAGES.get(job.kind, run_method_stage)(job, env, inputs)
     wall = time.perf_counter() - start
     config = source_config(job)
     gpu = {"gpu": device_name(env.device)} if env.device == "cuda" else {}

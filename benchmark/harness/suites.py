@@ -44,9 +44,9 @@ from pathlib import Path
 from benchmark.config import MODEL_NAMES, TrainConfig
 from benchmark.device import DEVICES
 from benchmark.errors import ConfigError
-from benchmark.methods import available_methods
+from benchmark.methods import available_methods, batch_option, scoring_batch
 from benchmark.options import FieldError, NoOptions, build_options, check, check_value, coerce, setting
-from benchmark.specs import GRANULARITIES, SCOPES, TargetSpec, scoring_batch
+from benchmark.specs import GRANULARITIES, SCOPES, TargetSpec
 from datasets import DATASETS, get_spec
 from datasets.errors import describe
 
@@ -153,9 +153,10 @@ class Suite:
         pool = f"train_limit {config.train_limit}" if config.train_limit else "the whole training set"
         for plan in self.methods:
             for options in plan.options_for(model):
-                if scoring_batch(options) > images:
-                    raise FieldError(f"methods.{plan.name}.options.n_samples",
-                                     f"{scoring_batch(options)} exceeds the validation split size: the batch is drawn "
+                size = scoring_batch(plan.name, options)
+                if size > images:
+                    raise FieldError(f"methods.{plan.name}.options.{batch_option(plan.name)}",
+                                     f"{size} exceeds the validation split size: the batch is drawn "
                                      f"from {images} validation images of {config.dataset} ({pool}, val_fraction "
                                      f"{config.val_fraction:g})")
 

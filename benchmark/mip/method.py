@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
+import torch
 from torch import nn
 
 from benchmark.errors import ConfigError
-from benchmark.methods import Scores, ScoringContext, Target
+from benchmark.methods import MethodStage, Scores, ScoringContext, Target
+from benchmark.mip import estimate, stages
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import fitted_heads, score_decoupled
-from benchmark.mip.scorer import MIPResult, score_network
+from benchmark.mip.scorer import score_network, stats_dict
 from benchmark.paper import paper_threshold
+from benchmark.specs import PruneSpec
 
 
 def score(model: nn.Module, ctx: ScoringContext) -> Scores:
@@ -40,14 +41,6 @@ def score(model: nn.Module, ctx: ScoringContext) -> Scores:
     return Scores(result.scores, "neuron", stats_dict(result, config))
 
 
-def stats_dict(result: MIPResult, config: MIPConfig) -> dict:
-    """The plain statistics dict the shared ``Scores`` carries: the solver's fields, the config, the blocks."""
-    stats = {**result.solver.as_dict(), "config": asdict(config)}
-    if result.blocks:
-        stats["blocks"] = [block.as_dict() for block in result.blocks]
-    return stats
-
-
 class MIPMethod:
     """OAMIP: a MIP keeps as few critical neurons as it can while the batch stays well classified."""
 
@@ -56,6 +49,7 @@ class MIPMethod:
                   "(ElAraby et al.)"
     granularities = ("neuron",)
     Options = MIPConfig
+    batch_option = "n_samples"  # N, the images of the MIP batch
 
     def default_target(self, ctx: ScoringContext) -> Target:
         """The paper's threshold tau for the model and dataset (0.1 FC, 0.2 LeNet-5 digits, 0.3 CIFAR-10)."""
@@ -64,3 +58,37 @@ class MIPMethod:
     def score(self, model: nn.Module, ctx: ScoringContext) -> Scores:
         """See :func:`score`."""
         return score(model, ctx)
+
+    # the harness's method hooks (benchmark.methods): the decoupled MIP's stages, its cost and its columns
+
+    def stages(self, spec: PruneSpec) -> list[MethodStage]:
+        """A decoupled MIP's heads and per-block stages (:func:`benchmark.mip.stages.stages`)."""
+        return stages.stages(spec)
+
+    def run_stage(self, kind: str, spec, env, inputs) -> dict:
+        """Run one of its stages (:data:`benchmark.mip.stages.RUNNERS`)."""
+        return stages.RUNNERS[kind](spec, env, inputs)
+
+    def merge(self, spec: PruneSpec, inputs) -> Scores | None:
+        """A decoupled MIP's scores from its blocks (:func:`benchmark.mip.stages.merged_scores`)."""
+        return stages.merged_scores(spec, inputs)
+
+    def prune_seconds(self, spec: PruneSpec, epoch_seconds) -> float:
+        """See :func:`benchmark.mip.estimate.prune_seconds`."""
+        return estimate.prune_seconds(spec, epoch_seconds)
+
+    def stage_seconds(self, kind: str, spec, epoch_seconds) -> float:
+        """See :func:`benchmark.mip.estimate.stage_seconds`."""
+        return estimate.stage_seconds(kind, spec, epoch_seconds)
+
+    def stage_note(self, kind: str, spec) -> str:
+        """See :func:`benchmark.mip.estimate.stage_note`."""
+        return estimate.stage_note(kind, spec)
+
+    def evaluation_columns(self, stats: dict, mask: dict[str, torch.Tensor]) -> dict:
+        """The solver's statistics beside an evaluation, for Table 1 and the solve-time plot: seconds, binaries,
+        the scored units and the whole record under ``solver`` (none for a record without them)."""
+        if "solve_seconds" not in stats:
+            return {}
+        return {"solve_seconds": stats["solve_seconds"], "binaries": stats["binaries"],
+                "units": sum(m.numel() for m in mask.values()), "solver": stats}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,14 @@ class MIPResult:
     mask: dict[str, torch.Tensor]
     solver: SolverStats
     blocks: tuple[SolverStats, ...] = ()
+
+
+def stats_dict(result: MIPResult, config: MIPConfig) -> dict:
+    """The plain statistics dict a method's ``Scores`` carries: the solver's fields, the config, the blocks."""
+    stats = {**result.solver.as_dict(), "config": asdict(config)}
+    if result.blocks:
+        stats["blocks"] = [block.as_dict() for block in result.blocks]
+    return stats
 
 
 def build_model(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tensor, config: MIPConfig,

@@ -1,0 +1,52 @@
+"""What the MIP's stages cost, for ``run --dry-run``: a single solve a measured figure per model and loss, a
+decoupled block its measured build time plus its time limit (one CPU thread each)."""
+
+from __future__ import annotations
+
+from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec
+
+FULL_WIDTH_WARNING = ("the full-width VGG-16 blocks' build times were measured on a weakly trained network "
+                      "(results/paper-gpu/block_build_cpu.md); a fully trained one leaves more ReLUs unstable "
+                      "under block_bounds=network, so their estimate is a lower bound")
+# seconds to build each decoupled VGG-16 sub-MIP at full width under block_bounds=network with N=10, one CPU thread
+# (benchmark.perf.block_build, results/paper-gpu/block_build_cpu.md); the work grows with N, a block of a VGG of
+# width/d has about d^2 times fewer terms, and under block_bounds=local every block is about as small as the
+# smallest, whose time is mostly fixed cost and the least any block takes
+BLOCK_BUILD_SECONDS = (2.7, 2.8, 2.6, 3.5, 14.6, 44.4, 77.1, 79.3, 79.5, 73.1, 27.9, 29.8, 7.6)
+# seconds per MIP solve (N=10, one thread): (model, loss)
+MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
+               ("lenet5", "margin"): 15, ("lenet5", "ce"): 135}
+
+
+def prune_seconds(spec: PruneSpec, epoch_seconds) -> float:
+    """Seconds of a MIP prune stage: one solve (capped by the time limit), or nothing for a decoupled MIP, whose
+    blocks are stages of their own."""
+    if spec.options.decoupled:
+        return 0.0
+    return min(MIP_SECONDS.get((spec.train.model, spec.options.loss), spec.options.time_limit),
+               spec.options.time_limit)
+
+
+def block_build_seconds(spec: BlockSpec) -> float:
+    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.specs.BlockSpec` (VGG-16's blocks)."""
+    options, floor = spec.prune.options, min(BLOCK_BUILD_SECONDS)
+    if options.block_bounds != "network":
+        return floor
+    seconds = BLOCK_BUILD_SECONDS[min(spec.block, len(BLOCK_BUILD_SECONDS) - 1)]
+    return max(floor, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
+
+
+def stage_seconds(kind: str, spec: HeadsSpec | BlockSpec, epoch_seconds) -> float:
+    """Seconds of one of the decoupled MIP's stages on the CPU: heads fitted for ``head_epochs`` (forward passes
+    through the frozen net: a third of a training epoch each; none for DGL's own), a block built and then solved
+    to its time limit."""
+    if kind == "heads":
+        return spec.epochs * epoch_seconds(spec.train) / 3
+    return block_build_seconds(spec) + spec.prune.options.time_limit
+
+
+def stage_note(kind: str, spec: HeadsSpec | BlockSpec) -> str:
+    """The caveat of a full-width block's estimate under network bounds (measured on a weakly trained net)."""
+    if kind == "block" and spec.prune.train.width_divisor == 1 and spec.prune.options.block_bounds == "network":
+        return FULL_WIDTH_WARNING
+    return ""
