@@ -206,6 +206,21 @@ def test_matched_labels_pair_with_the_mip_point_they_name():
     assert claim.verdict == CONFIRMED and set(claim.evidence["point"]) == {f"tau={MATCHED_TAU}"}
 
 
+def test_the_matched_point_columns_pair_rows_whatever_their_label_says():
+    """Rows written since the operating point has columns pair by ``matched`` and ``matched_point``; the label is
+    only for display (here it names neither the method nor the point)."""
+    frame = suite_frame()
+    matched = frame["point"] == "match=mip"
+    frame["matched"], frame["matched_point"] = "", ""
+    frame.loc[matched, ["point", "matched", "matched_point"]] = ["copied counts", "mip", f"tau={MATCHED_TAU}"]
+    other = (frame["method"] == "mip") & (frame["point"] == f"tau={TAUS[0]}")
+    frame.loc[other, ["neurons_removed", "pruned_accuracy"]] = [MATCHED_TAU, 0.5]  # same counts, far worse
+    claim = evaluate_claims(frame)[1]
+    assert claim.verdict == CONFIRMED and set(claim.evidence["point"]) == {f"tau={MATCHED_TAU}"}
+    frame.loc[matched, "matched"] = "magnitude"  # matched to another method: no pairs with the MIP
+    assert evaluate_claims(frame)[1].verdict != CONFIRMED
+
+
 def test_a_fine_tuned_evaluation_beside_the_plain_one_counts_once_per_seed():
     frame = suite_frame(noise=0.001)  # differences 0.1 pp apart, so a seed counted twice would narrow the interval
     mip = frame[(frame["stage"] == "evaluate") & (frame["method"] == "mip")]

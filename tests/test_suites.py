@@ -94,6 +94,27 @@ def test_distinct_specs_never_share_a_label():
     assert len(controls) == len({job.point for job in controls}) == 2
 
 
+def test_every_stage_of_a_mask_carries_its_operating_point_as_facts():
+    """The point's facts are columns (threshold, sparsity and scope, matched method and point, sweep); the label is
+    derived from them, and every evaluation, retraining and transfer of a mask carries its prune's."""
+    snip = "[methods.snip]\nmatch = \"mip\""
+    text = VALID.replace("options = { loss = \"margin\", time_limit = 60.0 }",
+                         "options = { loss = \"margin\", time_limit = 60.0 }\nthresholds = [0.1, 0.3]")
+    jobs = _jobs(text.replace(snip, snip + "\nsweep = { images = [64, 128] }"))
+    prunes = {job.hash: job for job in jobs if job.kind == "prune"}
+    mip = [job.at for job in prunes.values() if job.method == "mip"]
+    assert [(at.threshold, at.matched, at.label) for at in mip] == [(0.1, "", "tau=0.1"), (0.3, "", "tau=0.3")]
+    snips = sorted((job.at for job in prunes.values() if job.method == "snip"), key=lambda at: at.label)
+    assert {(at.matched, at.matched_point, at.sweep) for at in snips} == {
+        ("mip", point, sweep) for point in ("tau=0.1", "tau=0.3") for sweep in ("images=64", "images=128")}
+    assert snips[0].label == "match=mip@tau=0.1[images=128]" and snips[0].threshold is None
+    for job in jobs:
+        if job.kind in ("evaluate", "retrain", "transfer"):
+            assert job.at == prunes[job.spec.prune.hash].at
+    control = next(job.at for job in prunes.values() if job.method == "random" and job.at.name_matched_point)
+    assert control.matched == "mip" and control.label == f"match=mip@{control.matched_point}"
+
+
 def test_transfer_trains_for_the_target_datasets_own_budget_by_default():
     text = VALID.replace("transfer_epochs = 1\n", "")
     tickets = [job for job in _jobs(text.replace("[budget]", "[train.fashion-mnist]\nepochs = 4\n\n[budget]"))

@@ -66,7 +66,7 @@ def _source(config: TrainConfig, data_dir: str | None, device: str) -> experimen
 
 def _labels(job: Job, config: TrainConfig) -> dict:
     return {"model": config.model, "dataset": config.dataset, "seed": config.seed, "method": job.method,
-            "point": job.point, "primary": job.primary}
+            "point": job.point, "primary": job.primary, **(job.at.columns() if job.at else {})}
 
 
 def mask_digest(mask: dict[str, torch.Tensor]) -> str:

@@ -10,13 +10,18 @@ Column contract. Accuracies and removed fractions are fractions in [0, 1]; the r
 =========  ===========================================================================================
 every row  ``stage`` in {train, evaluate, retrain, transfer}; ``model``; ``dataset`` (the source dataset);
            ``seed`` (int); ``method`` (str, ``"dense"`` for train rows); ``point`` (str label of the
-           operating point: ``"tau=0.1"``, ``"sparsity=0.5"``, ``"match=mip"``; ``""`` for train rows)
+           operating point, for display: ``"tau=0.1"``, ``"sparsity=0.5"``, ``"match=mip"``; ``""`` for train
+           rows); on evaluate, retrain and transfer rows optionally the point's facts
+           (:class:`benchmark.harness.plan.Point`): ``threshold``, ``sparsity``, ``scope``, ``matched`` (the
+           method whose counts the mask keeps, ``""`` for none), ``matched_point`` (that method's point) and
+           ``sweep``; rows without them (written before they existed) get ``matched`` and ``matched_point``
+           from the label (:func:`benchmark.report.contract.with_point_columns`)
 train      ``test_accuracy``, ``parameters`` (int), ``units`` (int, prunable units)
 evaluate   the pruned network on the source test set: ``dense_accuracy``, ``pruned_accuracy`` (no
            fine-tuning), ``neurons_removed``, ``params_removed`` (counting the dead outgoing weights too);
            optional: ``finetuned_accuracy`` (NaN or absent without fine-tuning); ``params_removed_official``
            (neuron masks: the official code's count, the pruned units' incoming weights only; also on retrain
-           rows); for ``method == "mip"``:
+           rows); from a method's ``evaluation_columns`` hook (the MIP's solver statistics):
            ``solve_seconds``, ``binaries``, ``units``; for neuron tickets, the compacted ticket's cost:
            ``compacted_parameters``, ``macs`` (per image), ``latency_speedup_b1`` and
            ``throughput_speedup_b256`` (dense time / compacted time, one CPU thread); ``primary`` (bool: the
@@ -36,8 +41,8 @@ transfer   ``target_dataset``, ``transfer_accuracy``, ``control`` in {ticket, ra
            ``dataset == target_dataset`` and the same model and seed.
 =========  ===========================================================================================
 
-Baselines at ``point == "match=mip"`` use the MIP mask's per-layer counts; the claims pair each with the MIP row
-of the same model, dataset and seed that removes the same fraction of neurons.
+Baselines with ``matched == "mip"`` use the MIP mask's per-layer counts; the claims pair each with the MIP row of
+the same model, dataset and seed at its ``matched_point`` that removes the same fraction of neurons.
 
 Cells are mean ± sample standard deviation (ddof 1) over seeds; with one seed the spread is printed ``± n/a``
 (undefined, not zero); a cell with no value is ``–``.

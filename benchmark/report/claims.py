@@ -198,14 +198,11 @@ def marginal_loss(frame: pd.DataFrame) -> Claim:
 def matched_comparison(per_seed: pd.DataFrame, accuracy: str, methods: tuple[str, ...]) -> pd.DataFrame:
     """Rows of ``methods`` at ``match=mip`` beside the MIP row (same model, dataset, seed, neuron fraction)."""
     mip = per_seed.query("method == 'mip'")[["model", "dataset", "seed", "point", "neurons_removed", accuracy]]
-    others = per_seed[per_seed["method"].isin(methods) & per_seed["point"].str.startswith(MATCHED)]
-    reference = others["point"].map(lambda p: p.partition("@")[2].partition("[")[0])  # "match=mip@tau=0.3[...]"
-    pairs = others.assign(reference=reference).drop(columns="point").merge(
-        mip, on=["model", "dataset", "seed"], suffixes=("", "_mip"))
-    same_point = (pairs["reference"] == "") | (pairs["reference"] == pairs["point"])
+    others = per_seed[per_seed["method"].isin(methods) & per_seed["matched"].eq("mip")]
+    pairs = others.drop(columns="point").merge(mip, on=["model", "dataset", "seed"], suffixes=("", "_mip"))
+    same_point = pairs["matched_point"].fillna("").eq("") | pairs["matched_point"].eq(pairs["point"])
     same_counts = np.isclose(pairs["neurons_removed"].astype(float), pairs["neurons_removed_mip"].astype(float))
-    return pairs[same_point & same_counts].drop(columns="reference").rename(
-        columns={accuracy: "baseline", f"{accuracy}_mip": "mip"})
+    return pairs[same_point & same_counts].rename(columns={accuracy: "baseline", f"{accuracy}_mip": "mip"})
 
 
 def against_methods(frame: pd.DataFrame, accuracy: str, methods: tuple[str, ...], strictly_better: bool,

@@ -17,8 +17,27 @@ NEURONS = ("neurons_removed",)  # neuron masks only: a suite of weight-level met
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
 SOLVER = ("solver.status", "solver.variables")  # the MIP's nested solver statistics the reports read
 OFFICIAL = ("params_removed_official",)  # the official code's count (the pruned units' incoming weights)
+# the operating point as facts (benchmark.harness.plan.Point); ``point`` is their display label
+POINT = ("threshold", "sparsity", "scope", "matched", "matched_point", "sweep")
 OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *NEURONS, *OFFICIAL,
-                         *SOLVER, *COST), "retrain": (*NEURONS, *OFFICIAL), "transfer": NEURONS}
+                         *SOLVER, *COST, *POINT), "retrain": (*NEURONS, *OFFICIAL, *POINT),
+            "transfer": (*NEURONS, *POINT)}
+
+
+def with_point_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the matched method and point as columns. Rows stored before the operating point had columns
+    of its own get them from their label, ``match=X``, ``match=X@P`` or ``match=X@P[sweep]`` (with no ``@P``,
+    ``matched_point`` is empty: the matched method had one point). This is the one place a label is read."""
+    if rows.empty:
+        return rows.assign(matched=pd.Series(dtype=object), matched_point=pd.Series(dtype=object))
+    labels = rows["point"].fillna("").astype(str)
+    legacy = rows["matched"].isna() if "matched" in rows else pd.Series(True, index=rows.index)
+    matched = labels.where(labels.str.startswith("match="), "").str.removeprefix("match=")
+    matched = matched.str.partition("[")[0]
+    by_label = {"matched": matched.str.partition("@")[0], "matched_point": matched.str.partition("@")[2]}
+    columns = {name: rows[name].where(~legacy, by_label[name]) if name in rows else by_label[name]
+               for name in by_label}
+    return rows.assign(**columns)
 
 
 def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
@@ -32,7 +51,7 @@ def stage_rows(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
     missing = [column for column in (*KEYS, *REQUIRED[stage]) if column not in rows]
     if missing and not rows.empty:
         raise ReportError(f"{stage} rows lack the columns {', '.join(missing)}; see the contract in benchmark.report")
-    return rows.reindex(columns=columns).reset_index(drop=True)
+    return with_point_columns(rows.reindex(columns=columns).reset_index(drop=True))
 
 
 def dense_start_kept(rows: pd.DataFrame) -> pd.Series:

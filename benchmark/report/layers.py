@@ -12,7 +12,7 @@ import re
 import pandas as pd
 from matplotlib.figure import Figure
 
-from benchmark.report.contract import KEYS
+from benchmark.report.contract import KEYS, with_point_columns
 from benchmark.report.tables import in_reading_order, mean_std
 
 LEVELS = ("zero", "between", "one")
@@ -28,21 +28,21 @@ def layer_order(name: str) -> tuple:
 def prune_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The successful neuron-level prune rows, one per (model, dataset, seed, method, point)."""
     if "stage" not in frame or "neurons_removed" not in frame:
-        return pd.DataFrame(columns=list(KEYS))
+        return with_point_columns(pd.DataFrame(columns=list(KEYS)))
     rows = frame[(frame["stage"] == "prune") & frame["neurons_removed"].notna()]
     if "status" in rows:
         rows = rows[rows["status"] == "ok"]
-    return rows.groupby(list(KEYS), sort=False, as_index=False).first()
+    return with_point_columns(rows.groupby(list(KEYS), sort=False, as_index=False).first())
 
 
 def units_per_layer(frame: pd.DataFrame) -> pd.DataFrame:
     """Long form: ``KEYS``, ``layer``, ``kept`` and ``units`` per seed, for the neuron masks in ``frame``."""
     rows = prune_rows(frame)
     layers = sorted({c.removeprefix("sizes.") for c in rows.columns if c.startswith("sizes.")}, key=layer_order)
-    parts = [rows[[*KEYS]].assign(layer=layer, kept=rows[f"kept.{layer}"], units=rows[f"sizes.{layer}"])
+    parts = [rows[[*KEYS, "matched"]].assign(layer=layer, kept=rows[f"kept.{layer}"], units=rows[f"sizes.{layer}"])
              for layer in layers if f"kept.{layer}" in rows]
     if not parts:
-        return pd.DataFrame(columns=[*KEYS, "layer", "kept", "units"])
+        return pd.DataFrame(columns=[*KEYS, "matched", "layer", "kept", "units"])
     long = pd.concat(parts, ignore_index=True).dropna(subset=["kept", "units"])
     return long.assign(order=long["layer"].map(layer_order))
 
@@ -65,8 +65,8 @@ def layer_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def own_points(long: pd.DataFrame) -> pd.DataFrame:
-    """Rows at a method's own operating points (not ``match=``, whose counts are another method's)."""
-    return long[~long["point"].astype(str).str.startswith("match=")]
+    """Rows at a method's own operating points (not matched ones, whose counts are another method's)."""
+    return long[long["matched"].fillna("").eq("")]
 
 
 def kept_figure(frame: pd.DataFrame, panels, colours) -> Figure | None:

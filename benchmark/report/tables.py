@@ -14,6 +14,7 @@ from benchmark.report.contract import KEYS, dense_start_kept, stage_rows
 from benchmark.store.export import markdown_table
 
 METHOD_ORDER = ("mip", "magnitude", "snip", "lottery", "random", "critical")
+MATCHED = ("matched", "matched_point")  # which method's counts a row keeps, at which of its points
 POINT_KEYS = {"model": "Model", "dataset": "Dataset", "method": "Method", "point": "Point"}
 TABLE1_COLUMNS = {
     "dense_accuracy": "Dense (%)",
@@ -97,9 +98,9 @@ def pruning_per_seed(frame: pd.DataFrame) -> pd.DataFrame:
     evaluated = evaluated.assign(solver_outcome=solver_outcome(evaluated))
     parts = [rows for rows in (evaluated, stage_rows(frame, "retrain")) if not rows.empty]
     if not parts:
-        return pd.DataFrame(columns=[*KEYS, *TABLE1_COLUMNS])
+        return pd.DataFrame(columns=[*KEYS, *MATCHED, *TABLE1_COLUMNS])
     joined = pd.concat(parts, ignore_index=True).groupby(list(KEYS), sort=False).first().reset_index()
-    return joined.reindex(columns=[*KEYS, *TABLE1_COLUMNS])
+    return joined.reindex(columns=[*KEYS, *MATCHED, *TABLE1_COLUMNS])
 
 
 def table1(frame: pd.DataFrame) -> pd.DataFrame:
