@@ -87,3 +87,122 @@ class Evaluation:
     def as_dict(self) -> dict:
         """The fields as a plain dict, leaving out what was not measured."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def measured(self, finetuned: bool = True, retrained: bool = True) -> dict:
+        """The fields as keyword arguments of a stage's record: all of them, the fine-tuned or the retrained
+        accuracy left out where the record has no such field."""
+        left_out = {name for name, keep in (("finetuned_accuracy", finetuned), ("retrained_accuracy", retrained))
+                    if not keep}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in left_out}
+
+
+class StageRecord:
+    """Base of a stage's typed record (one dataclass per stage kind). Its fields are its row's columns (a
+    ``None`` field, not measured, is left out); the dict fields named in ``FLATTENED`` give their items as
+    columns of their own (a method's ``evaluation_columns``, the compacted ticket's cost). ``REPORTED`` names the
+    columns :mod:`benchmark.report` reads: the report's column contract is derived from it."""
+
+    FLATTENED: ClassVar[tuple[str, ...]] = ()
+    REPORTED: ClassVar[tuple[str, ...]] = ()
+
+    def row(self) -> dict:
+        """The record as the stored row's columns."""
+        out = {}
+        for name in (f.name for f in dataclasses.fields(self)):
+            value = getattr(self, name)
+            if name in self.FLATTENED:
+                out.update(value)
+            elif value is not None:
+                out[name] = value
+        return out
+
+    @classmethod
+    def reported(cls, required: bool) -> tuple[str, ...]:
+        """The reported columns every row carries (``required``: fields without a default) or that may be
+        absent."""
+        fields = {f.name: f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                  for f in dataclasses.fields(cls)}
+        return tuple(name for name in cls.REPORTED if fields[name] == required)
+
+
+@dataclass(frozen=True)
+class TrainRecord(StageRecord):
+    """The dense network: its test accuracy, size, epochs, hash and the device it trained on (which differs from
+    the stage's when a model trained elsewhere was found in the cache)."""
+
+    test_accuracy: float
+    parameters: int
+    units: int  # prunable units
+    epochs: int
+    train_hash: str
+    trained_on: str
+    REPORTED: ClassVar[tuple[str, ...]] = ("test_accuracy", "parameters", "units")
+
+
+@dataclass(frozen=True)
+class PruneRecord(StageRecord):
+    """A mask: what it removes, per layer the units kept and the layer sizes, its digest, the method's statistics
+    and options, the compacted ticket's cost and, for scores in [0, 1], how many per layer sit at 0, 1 and
+    between."""
+
+    params_removed: float
+    kept: dict
+    sizes: dict
+    mask_sha: str
+    stats: dict
+    options: dict
+    cost: dict
+    score_levels: dict
+    neurons_removed: float | None = None
+    params_removed_official: float | None = None
+    REPORTED: ClassVar[tuple[str, ...]] = ("kept", "sizes", "score_levels", "options", "neurons_removed")
+
+
+@dataclass(frozen=True)
+class EvaluateRecord(StageRecord):
+    """The pruned network on the source test set, without and (with ``finetune_epochs``) after fine-tuning, with
+    the compacted ticket's cost and the method's own columns (the MIP's solver statistics)."""
+
+    dense_accuracy: float
+    pruned_accuracy: float
+    params_removed: float
+    finetune_epochs: int
+    neurons_removed: float | None = None
+    params_removed_official: float | None = None
+    finetuned_accuracy: float | None = None
+    cost: dict = dataclasses.field(default_factory=dict)
+    method_columns: dict = dataclasses.field(default_factory=dict)
+    FLATTENED: ClassVar[tuple[str, ...]] = ("cost", "method_columns")
+    REPORTED: ClassVar[tuple[str, ...]] = ("dense_accuracy", "pruned_accuracy", "params_removed",
+                                           "finetuned_accuracy", "neurons_removed", "params_removed_official")
+
+
+@dataclass(frozen=True)
+class RetrainRecord(StageRecord):
+    """The ticket rewound to its rewind point and retrained on the source for ``retrain_epochs``."""
+
+    dense_accuracy: float
+    pruned_accuracy: float
+    retrained_accuracy: float
+    params_removed: float
+    retrain_epochs: int
+    neurons_removed: float | None = None
+    params_removed_official: float | None = None
+    REPORTED: ClassVar[tuple[str, ...]] = ("retrained_accuracy", "params_removed", "neurons_removed",
+                                           "params_removed_official")
+
+
+@dataclass(frozen=True)
+class TransferRecord(StageRecord):
+    """The mask rewound to the source's theta_0 and trained on ``target_dataset`` (``control="random"``: a random
+    mask with the same per-layer counts instead)."""
+
+    target_dataset: str
+    control: str
+    transfer_epochs: int
+    transfer_accuracy: float
+    params_removed: float
+    neurons_removed: float | None = None
+    params_removed_official: float | None = None
+    REPORTED: ClassVar[tuple[str, ...]] = ("target_dataset", "transfer_accuracy", "control", "params_removed",
+                                           "neurons_removed")

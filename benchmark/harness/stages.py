@@ -39,6 +39,7 @@ from benchmark.methods import (
     to_weight_mask,
 )
 from benchmark.models import count_parameters, prunable_layers
+from benchmark.records import EvaluateRecord, PruneRecord, RetrainRecord, StageRecord, TrainRecord, TransferRecord
 from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
 from benchmark.store.artifacts import Artifacts, Files
 from benchmark.store.manifest import manifest
@@ -97,18 +98,17 @@ def load_prune(spec: PruneSpec, env: StageEnv, artifacts: Artifacts) -> PruneRes
     return PruneResult(scores, saved["mask"], to_weight_mask(model, saved["mask"], spec.granularity), {})
 
 
-def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+def run_train(job: Job, env: StageEnv, inputs: StageInputs) -> TrainRecord:
     """Train (or load) the dense model: test accuracy, size, and the device it was trained on (``trained_on``,
     which differs from this stage's device when a model trained elsewhere was found in the cache)."""
     trained = load_trained(job.spec, env.data_dir, env.device)
     model = trained.model
     units = sum(layer.weight.shape[0] for layer in prunable_layers(model).values())
-    return {"test_accuracy": trained.metrics["test_accuracy"], "parameters": count_parameters(model),
-            "units": units, "epochs": job.spec.epochs, "train_hash": job.spec.hash,
-            "trained_on": trained_on(trained.metrics)}
+    return TrainRecord(trained.metrics["test_accuracy"], count_parameters(model), units, job.spec.epochs,
+                       job.spec.hash, trained_on(trained.metrics))
 
 
-def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> PruneRecord:
     """Score with the method, choose the mask for the target, store scores, mask and rewind point; a neuron
     ticket's row adds its compacted cost (:func:`benchmark.ticket_cost.ticket_cost`) and, for scores in [0, 1],
     how many per layer sit at 0, at 1 and between (:func:`benchmark.masks.score_levels`)."""
@@ -132,49 +132,49 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
     sizes = {name: m.numel() for name, m in result.mask.items()}
     neuron = spec.granularity == "neuron"
     cost = ticket_cost(exp.trained.model, result.mask, tuple(exp.splits.test.input_shape)) if neuron else {}
-    return {**experiment.removed(exp.trained.model, result), "kept": kept, "sizes": sizes,
-            "mask_sha": mask_digest(result.mask), "stats": result.stats, "options": dataclasses.asdict(spec.options),
-            "cost": cost, "score_levels": score_levels(result.scores.values) if neuron else {}}
+    return PruneRecord(kept=kept, sizes=sizes, mask_sha=mask_digest(result.mask), stats=result.stats,
+                       options=dataclasses.asdict(spec.options), cost=cost,
+                       score_levels=score_levels(result.scores.values) if neuron else {},
+                       **experiment.removed(exp.trained.model, result))
 
 
-def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+def run_evaluate(job: Job, env: StageEnv, inputs: StageInputs) -> EvaluateRecord:
     """The pruned network on the source test set, without and (optionally) after fine-tuning."""
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env, inputs.artifacts)
     evaluation = experiment.evaluate_pruned(exp, result, finetune_epochs=spec.finetune_epochs, device=env.device)
-    record = {**evaluation.as_dict(), "finetune_epochs": spec.finetune_epochs}
-    method = get_method(spec.prune.method)
-    if hasattr(method, "evaluation_columns"):  # e.g. the MIP's solver statistics, for Table 1 and its plot
-        record.update(method.evaluation_columns(inputs.records[spec.prune.hash]["stats"], result.mask))
-    cost = inputs.records[spec.prune.hash].get("cost") or {}  # the compacted ticket's, for Table 1
-    record.update({key: value for key, value in cost.items() if key != "widths"})
-    return record
+    method, prune_record = get_method(spec.prune.method), inputs.records[spec.prune.hash]
+    columns = method.evaluation_columns(prune_record["stats"], result.mask) if hasattr(
+        method, "evaluation_columns") else {}  # e.g. the MIP's solver statistics, for Table 1 and its plot
+    cost = {key: value for key, value in (prune_record.get("cost") or {}).items() if key != "widths"}
+    return EvaluateRecord(finetune_epochs=spec.finetune_epochs, cost=cost, method_columns=columns,
+                          **evaluation.measured(retrained=False))
 
 
-def run_retrain(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+def run_retrain(job: Job, env: StageEnv, inputs: StageInputs) -> RetrainRecord:
     """The ticket rewound to its rewind point and retrained on the source under its mask."""
     spec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env, inputs.artifacts)
     evaluation = experiment.evaluate_pruned(exp, result, retrain_epochs=spec.epochs, device=env.device)
-    return {**evaluation.as_dict(), "retrain_epochs": spec.epochs}
+    return RetrainRecord(retrain_epochs=spec.epochs, **evaluation.measured(finetuned=False))
 
 
-def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> dict:
+def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> TransferRecord:
     """The source mask rewound to the source's theta_0 and trained on the target dataset; the random control
     reads the transfer of the random mask at the same counts."""
     spec: TransferSpec = job.spec
     exp = _source(spec.prune.train, env.data_dir, env.device)
     result = load_prune(spec.prune, env, inputs.artifacts)
-    record = {"target_dataset": spec.target.dataset, "control": spec.control, "transfer_epochs": spec.target.epochs,
-              **experiment.removed(exp.trained.model, result)}
     if spec.control == "random":
-        control = TransferSpec(control_prune(spec.prune), spec.target)
-        return {**record, "transfer_accuracy": inputs.records[control.hash]["transfer_accuracy"]}
-    splits = load_data(spec.target, env.data_dir)
-    ticket = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask, device=env.device)
-    return {**record, "transfer_accuracy": ticket.test_accuracy}
+        accuracy = inputs.records[TransferSpec(control_prune(spec.prune), spec.target).hash]["transfer_accuracy"]
+    else:
+        splits = load_data(spec.target, env.data_dir)
+        accuracy = fit(spec.target, splits, start_state=exp.trained.init_state, mask=result.weight_mask,
+                       device=env.device).test_accuracy
+    return TransferRecord(spec.target.dataset, spec.control, spec.target.epochs, accuracy,
+                          **experiment.removed(exp.trained.model, result))
 
 STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
           "transfer": run_transfer}
@@ -202,6 +202,7 @@ def execute(job: Job, env: StageEnv, inputs: StageInputs) -> StageResult:
     configure_device(env.device)
     start = time.perf_counter()
     record = STAGES.get(job.kind, run_method_stage)(job, env, inputs)
+    record = record.row() if isinstance(record, StageRecord) else record  # a method's own stage returns a dict
     wall = time.perf_counter() - start
     config = source_config(job)
     gpu = {"gpu": device_name(env.device)} if env.device == "cuda" else {}

@@ -1,27 +1,25 @@
-"""The column contract of ``benchmark.report`` as code: which columns each stage's rows must carry."""
+"""The column contract of ``benchmark.report`` as code: which columns each stage's rows must carry, derived from the
+stages' typed records (:mod:`benchmark.records`: the fields each names as ``REPORTED``, required where the field
+has no default) and the columns the report reads beyond them."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from benchmark.records import EvaluateRecord, RetrainRecord, TrainRecord, TransferRecord
 from benchmark.report import ReportError
 
 KEYS = ("model", "dataset", "seed", "method", "point")
-REQUIRED = {
-    "train": ("test_accuracy", "parameters", "units"),
-    "evaluate": ("dense_accuracy", "pruned_accuracy", "params_removed"),
-    "retrain": ("retrained_accuracy", "params_removed"),
-    "transfer": ("target_dataset", "transfer_accuracy", "control", "params_removed"),
-}
-NEURONS = ("neurons_removed",)  # neuron masks only: a suite of weight-level methods has none
+RECORDS = {"train": TrainRecord, "evaluate": EvaluateRecord, "retrain": RetrainRecord, "transfer": TransferRecord}
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
-SOLVER = ("solver.status", "solver.variables")  # the MIP's nested solver statistics the reports read
-OFFICIAL = ("params_removed_official",)  # the official code's count (the pruned units' incoming weights)
+SOLVER = ("solve_seconds", "binaries", "units", "solver.status", "solver.variables")  # the MIP's solver statistics
 # the operating point as facts (benchmark.harness.plan.Point); ``point`` is their display label
 POINT = ("threshold", "sparsity", "scope", "matched", "matched_point", "sweep")
-OPTIONAL = {"evaluate": ("finetuned_accuracy", "solve_seconds", "binaries", "units", "primary", *NEURONS, *OFFICIAL,
-                         *SOLVER, *COST, *POINT), "retrain": (*NEURONS, *OFFICIAL, *POINT),
-            "transfer": (*NEURONS, *POINT)}
+# what the report reads beyond the records' own fields: their flattened columns (the compacted ticket's cost, the
+# columns of a method's evaluation_columns hook: the MIP's), the operating point's facts and the primary flag
+EXTRA = {"evaluate": ("primary", *SOLVER, *COST, *POINT), "retrain": POINT, "transfer": POINT}
+REQUIRED = {stage: record.reported(required=True) for stage, record in RECORDS.items()}
+OPTIONAL = {stage: (*record.reported(required=False), *EXTRA.get(stage, ())) for stage, record in RECORDS.items()}
 
 
 def with_point_columns(rows: pd.DataFrame) -> pd.DataFrame:
