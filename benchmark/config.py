@@ -35,12 +35,13 @@ def _is_default(f: dataclasses.Field, value) -> bool:
 
 
 def canonical(value):
-    """JSON-ready form of ``value``: a dataclass becomes its class name and its non-default fields, recursively;
+    """JSON-ready form of ``value``: a dataclass becomes its class name (or the name it declares in ``HASHED_AS``,
+    kept from before a rename) and its non-default fields, recursively;
     tuples become lists; dicts and scalars stay (``json.dumps(..., sort_keys=True)`` orders the keys)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)
                   if not _is_default(f, getattr(value, f.name))}
-        return {"kind": type(value).__name__, "fields": fields}
+        return {"kind": getattr(type(value), "HASHED_AS", type(value).__name__), "fields": fields}
     if isinstance(value, dict):
         return {key: canonical(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

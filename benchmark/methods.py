@@ -22,36 +22,8 @@ from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
 from benchmark.options import NoOptions, build_options
 from benchmark.plugins import method_entry_points
 from benchmark.selection import threshold_mask, top_k_mask
-from benchmark.specs import GRANULARITIES, SCORING_BATCH
+from benchmark.specs import GRANULARITIES, SCORING_BATCH, Target
 from datasets import DataSplits
-
-
-@dataclass(frozen=True)
-class Target:
-    """What the mask must hit, one of: a ``sparsity`` (fraction of units or weights removed, ranked per layer or
-    globally by ``scope``), exactly the per-layer ``counts`` of a reference mask (matched sparsity), or a score
-    ``threshold`` (keep ``score >= threshold``, the MIP's rule). All empty: the method's default target."""
-
-    sparsity: float | None = None
-    scope: str = "layer"
-    counts: dict[str, int] | None = None
-    threshold: float | None = None
-
-    def __post_init__(self):
-        given = [k for k in ("sparsity", "counts", "threshold") if getattr(self, k) is not None]
-        if len(given) > 1:
-            raise ConfigError(f"give one target, not both {' and '.join(given)} (a matched mask fixes the sparsity)")
-        if self.sparsity is not None and not 0.0 <= self.sparsity < 1.0:
-            raise ConfigError(f"sparsity must lie in [0, 1), got {self.sparsity}")
-        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
-            raise ConfigError(f"threshold must lie in [0, 1], got {self.threshold}")
-        if self.scope not in ("layer", "global"):
-            raise ConfigError(f"unknown scope {self.scope!r}; choose layer or global")
-
-    @property
-    def is_set(self) -> bool:
-        """True when a sparsity, per-layer counts or a threshold was asked for."""
-        return self.sparsity is not None or self.counts is not None or self.threshold is not None
 
 
 @dataclass

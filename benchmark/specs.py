@@ -13,6 +13,7 @@ row reports ``seed`` from its train config.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from benchmark.config import TrainConfig, config_hash
 from benchmark.errors import ConfigError
@@ -24,26 +25,32 @@ SCORING_BATCH = 10  # images in the one-per-class batch of a method without a ba
 
 
 @dataclass(frozen=True)
-class TargetSpec:
-    """The operating point of a prune run: one of a sparsity, a threshold, or the counts of another prune run."""
+class Target:
+    """What a prune's mask must hit, one of: a ``sparsity`` (fraction of units or weights removed, ranked per layer
+    or globally by ``scope``), a score ``threshold`` (keep ``score >= threshold``, the MIP's rule), the per-layer
+    counts of another prune run (``match``, in a plan), or those counts themselves (``counts``, once the matched
+    mask is known: what a method is given). All empty: the method's default target."""
+
+    HASHED_AS: ClassVar[str] = "TargetSpec"  # its name in every stored hash (before plans and methods shared it)
 
     sparsity: float | None = setting(None, "fraction of units (or weights) to remove", minimum=0, below=1)
     scope: str = setting("layer", "rank per layer or across layers", SCOPES)
     threshold: float | None = setting(None, "keep units scoring at least this (the MIP's rule)", minimum=0,
                                       maximum=1)
     match: PruneSpec | None = None  # keep exactly this run's per-layer counts
+    counts: dict[str, int] | None = None  # keep exactly these per-layer counts (a matched mask's)
 
     def __post_init__(self):
         check(self)
+        given = [k for k in ("sparsity", "threshold", "match", "counts") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ConfigError(f"give one target, not both {' and '.join(given[:2])} (a matched mask fixes the "
+                              "sparsity)")
 
     @property
-    def label(self) -> str:
-        """A short name of the operating point: ``sparsity=0.5``, ``tau=0.1``, ``match=mip`` or ``default``."""
-        if self.sparsity is not None:
-            return f"sparsity={self.sparsity:g}" + ("/global" if self.scope == "global" else "")
-        if self.threshold is not None:
-            return f"tau={self.threshold:g}"
-        return f"match={self.match.method}" if self.match is not None else "default"
+    def is_set(self) -> bool:
+        """True when a sparsity, a threshold, a run to match or per-layer counts was asked for."""
+        return any(getattr(self, k) is not None for k in ("sparsity", "threshold", "match", "counts"))
 
 
 class Identified:
@@ -66,7 +73,7 @@ class PruneSpec(Identified):
     method: str
     options: object = field(default_factory=NoOptions)  # the method's typed Options
     granularity: str = setting("neuron", "prune whole units (neurons, filters) or single weights", GRANULARITIES)
-    target: TargetSpec = field(default_factory=TargetSpec)
+    target: Target = field(default_factory=Target)
 
 
 @dataclass(frozen=True)

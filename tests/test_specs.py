@@ -7,17 +7,18 @@ import pytest
 from baselines.lottery import LotteryOptions
 from benchmark.config import TrainConfig
 from benchmark.errors import ConfigError
-from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
+from benchmark.harness.plan import Point
+from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, Target, TransferSpec
 
 TRAIN = TrainConfig.paper("fc3", "mnist", epochs=3)
 FASHION = TrainConfig.paper("fc3", "fashion-mnist", epochs=3)
-MIP = PruneSpec(TRAIN, "mip", target=TargetSpec(threshold=0.1))
+MIP = PruneSpec(TRAIN, "mip", target=Target(threshold=0.1))
 
 
 def test_spec_hashes_are_pinned():
     """Changing these orphans every stored result: add fields with defaults instead."""
-    magnitude = PruneSpec(TRAIN, "magnitude", target=TargetSpec(match=MIP))
-    lottery = PruneSpec(TRAIN, "lottery", LotteryOptions(rewind_iteration=100), target=TargetSpec(sparsity=0.5))
+    magnitude = PruneSpec(TRAIN, "magnitude", target=Target(match=MIP))
+    lottery = PruneSpec(TRAIN, "lottery", LotteryOptions(rewind_iteration=100), target=Target(sparsity=0.5))
     assert (MIP.hash, magnitude.hash, lottery.hash) == ("1830484430369373", "bddca4d92d5d7a3c", "752a794652a59cc8")
     assert EvaluateSpec(MIP).hash == "6ea756cfb66c93ea"
     assert RetrainSpec(MIP, 3).hash == "da40442cc5c99154"
@@ -29,8 +30,8 @@ def test_spec_hashes_are_pinned():
     dict(method="snip"),
     dict(options=LotteryOptions(prune_fraction=0.5)),
     dict(granularity="weight"),
-    dict(target=TargetSpec(threshold=0.2)),
-    dict(target=TargetSpec(match=PruneSpec(TRAIN, "mip", target=TargetSpec(threshold=0.2)))),
+    dict(target=Target(threshold=0.2)),
+    dict(target=Target(match=PruneSpec(TRAIN, "mip", target=Target(threshold=0.2)))),
 ])
 def test_prune_hash_moves_with_every_input(change):
     assert dataclasses.replace(MIP, **change).hash != MIP.hash
@@ -50,9 +51,11 @@ def test_stage_hashes_move_with_their_inputs_and_their_source():
 
 
 def test_operating_point_labels_and_bad_specs():
-    assert [t.label for t in (TargetSpec(sparsity=0.5), TargetSpec(threshold=0.1), TargetSpec(match=MIP),
-                              TargetSpec(sparsity=0.2, scope="global"))] == [
+    assert [p.label for p in (Point(sparsity=0.5), Point(threshold=0.1), Point(matched="mip", matched_point="tau=0.1"),
+                              Point(sparsity=0.2, scope="global"))] == [
         "sparsity=0.5", "tau=0.1", "match=mip", "sparsity=0.2/global"]
+    with pytest.raises(ConfigError, match="give one target, not both threshold and match"):
+        Target(threshold=0.1, match=MIP)
     with pytest.raises(ConfigError, match="^granularity must be one of neuron, weight, got 'filter'$"):
         PruneSpec(TRAIN, "mip", granularity="filter")
     with pytest.raises(ConfigError, match="^control must be one of ticket, random, got 'shuffled'$"):

@@ -25,7 +25,7 @@ from benchmark.harness.suites import check_stored_name, load_suite, parse_suite
 from benchmark.methods import GRANULARITIES
 from benchmark.models import MODELS
 from benchmark.options import FieldError, build_options, check, setting
-from benchmark.specs import EvaluateSpec, PruneSpec, TargetSpec
+from benchmark.specs import EvaluateSpec, PruneSpec, Target
 
 TINY = Path(__file__).parent / "suites" / "tiny.toml"
 VALID = TINY.read_text()
@@ -119,7 +119,7 @@ def test_the_configs_and_specs_load_no_torch():
     (lambda: TrainConfig(train_limit=3), "train_limit must leave an image per class (10) in both the training and "
                                          "the validation split, got 3 (2 training and 1 validation images"),
     (lambda: TrainConfig(epochs="3"), "epochs must be int, got '3'"),
-    (lambda: TargetSpec(sparsity=1.0), "sparsity must lie in [0, 1), got 1.0"),
+    (lambda: Target(sparsity=1.0), "sparsity must lie in [0, 1), got 1.0"),
     (lambda: EvaluateSpec(PruneSpec(TrainConfig(), "mip"), finetune_epochs=-1), "finetune_epochs must be >= 0"),
 ])
 def test_python_calls_are_checked_like_files(call, message):

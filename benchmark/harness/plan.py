@@ -22,7 +22,7 @@ from benchmark.harness.suites import MethodPlan, Suite
 from benchmark.methods import get_method, method_stages, scores_depend_on_target
 from benchmark.options import NoOptions
 from benchmark.paper import paper_threshold
-from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, TargetSpec, TransferSpec
+from benchmark.specs import EvaluateSpec, PruneSpec, RetrainSpec, Target, TransferSpec
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Job:
 
 def control_prune(spec: PruneSpec) -> PruneSpec:
     """The random mask at ``spec``'s counts: random matched to what ``spec`` is matched to, else to ``spec``."""
-    return PruneSpec(spec.train, "random", NoOptions(), spec.granularity, TargetSpec(match=spec.target.match or spec))
+    return PruneSpec(spec.train, "random", NoOptions(), spec.granularity, Target(match=spec.target.match or spec))
 
 
 def _sweep_label(option_sets: tuple, options) -> str:
@@ -110,12 +110,12 @@ class Planner:
         taus = [paper_threshold(config.model, config.dataset) if t is None else t for t in plan.thresholds]
         if not (taus or plan.sparsities or plan.match) and hasattr(get_method(plan.name), "default_target"):
             taus = [paper_threshold(config.model, config.dataset)]
-        targets = [(TargetSpec(threshold=t), Point(threshold=t)) for t in taus]
-        targets += [(TargetSpec(sparsity=s, scope=plan.scope), Point(sparsity=s, scope=plan.scope))
+        targets = [(Target(threshold=t), Point(threshold=t)) for t in taus]
+        targets += [(Target(sparsity=s, scope=plan.scope), Point(sparsity=s, scope=plan.scope))
                     for s in plan.sparsities]
         if plan.match is not None:
             refs = matched[plan.match]
-            targets += [(TargetSpec(match=ref), Point(matched=plan.match, matched_point=at.label,
+            targets += [(Target(match=ref), Point(matched=plan.match, matched_point=at.label,
                                                       name_matched_point=len(refs) > 1)) for ref, at in refs]
         out, option_sets = [], plan.options_for(config.model)
         for options, (target, at) in itertools.product(option_sets, targets):

@@ -31,7 +31,6 @@ from benchmark.masks import score_levels
 from benchmark.methods import (
     PruneResult,
     Scores,
-    Target,
     get_method,
     matched_target,
     prune,
@@ -40,7 +39,7 @@ from benchmark.methods import (
 )
 from benchmark.models import count_parameters, prunable_layers
 from benchmark.records import EvaluateRecord, PruneRecord, RetrainRecord, StageRecord, TrainRecord, TransferRecord
-from benchmark.specs import PruneSpec, TargetSpec, TransferSpec
+from benchmark.specs import PruneSpec, Target, TransferSpec
 from benchmark.store.artifacts import Artifacts, Files
 from benchmark.store.manifest import manifest
 from benchmark.threads import configure_threads
@@ -80,7 +79,7 @@ def mask_digest(mask: dict[str, torch.Tensor]) -> str:
 
 def score_key(spec: PruneSpec) -> str:
     """Where a method's scores are shared between the targets they are cut at: the spec without its target."""
-    return config_hash(dataclasses.replace(spec, target=TargetSpec()))
+    return config_hash(dataclasses.replace(spec, target=Target()))
 
 
 def load_scores(artifacts: Artifacts, key: str, granularity: str) -> Scores | None:
@@ -116,8 +115,7 @@ def run_prune(job: Job, env: StageEnv, inputs: StageInputs) -> PruneRecord:
     exp = load_experiment(spec.train, env.data_dir, scoring_batch(spec.method, spec.options), env.device)
     artifacts, shared = inputs.artifacts, score_key(spec)
     reference = load_prune(spec.target.match, env, artifacts) if spec.target.match is not None else None
-    target = matched_target(reference, spec.granularity) if reference is not None else Target(
-        sparsity=spec.target.sparsity, scope=spec.target.scope, threshold=spec.target.threshold)
+    target = matched_target(reference, spec.granularity) if reference is not None else spec.target
     ctx = experiment.context(exp, target, spec.granularity, spec.train.seed, spec.options, reference, env.device)
     method = get_method(spec.method)
     stored = load_scores(artifacts, shared, spec.granularity) or (

@@ -46,7 +46,7 @@ from benchmark.device import DEVICES
 from benchmark.errors import ConfigError
 from benchmark.methods import available_methods, batch_option, scoring_batch
 from benchmark.options import FieldError, NoOptions, build_options, check, check_value, coerce, setting
-from benchmark.specs import GRANULARITIES, SCOPES, TargetSpec
+from benchmark.specs import GRANULARITIES, SCOPES, Target
 from datasets import DATASETS, get_spec
 from datasets.errors import describe
 
@@ -79,7 +79,7 @@ class MethodPlan:
         for key, name, values in (("thresholds", "threshold", self.thresholds),
                                   ("sparsities", "sparsity", self.sparsities)):
             for value in values:
-                check_value(TargetSpec, name, value, key)
+                check_value(Target, name, value, key)
         if self.match == self.name:
             raise FieldError("match", f"must name another method, got {self.match!r} (a method matched to itself)")
 
@@ -223,10 +223,10 @@ class _Reader:
         return values
 
     def points(self, table: dict, key: str, where: str, name: str, paper: bool = False) -> tuple:
-        """The list ``key``: values of the :class:`TargetSpec` field ``name``, typed by the schema (their range is
+        """The list ``key``: values of the :class:`Target` field ``name``, typed by the schema (their range is
         :class:`MethodPlan`'s check); with ``paper``, "paper" stands for the paper's value (None)."""
         try:
-            return tuple(coerce(TargetSpec, name, value, none="paper" if paper else None)
+            return tuple(coerce(Target, name, value, none="paper" if paper else None)
                          for value in self.get(table, key, list, where, default=[]))
         except FieldError as error:
             raise self.fail(f"{where}.{key}", error.reason) from None

@@ -23,7 +23,7 @@ from benchmark.mip.decoupled import block_problem, combine, fitted_heads, solve_
 from benchmark.mip.scorer import MIPResult, stats_dict
 from benchmark.models import build_model
 from benchmark.records import SolverStats
-from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec, TargetSpec
+from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec, Target
 
 
 def is_decoupled(spec: PruneSpec) -> bool:
@@ -45,7 +45,7 @@ def block_count(config: TrainConfig) -> int:
 def block_specs(spec: PruneSpec) -> list[BlockSpec]:
     """The sub-MIPs of a decoupled MIP prune, one per conv block; their target is cleared, so every threshold the
     scores are cut at shares them."""
-    base = dataclasses.replace(spec, target=TargetSpec())
+    base = dataclasses.replace(spec, target=Target())
     return [BlockSpec(base, k) for k in range(block_count(spec.train))]
 
 
