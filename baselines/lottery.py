@@ -24,6 +24,7 @@ from benchmark.config import setting
 from benchmark.errors import ConfigError
 from benchmark.masks import apply_weight_mask
 from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, to_weight_mask
+from benchmark.options import check
 from benchmark.selection import top_k_mask
 
 Mask = dict[str, torch.Tensor]
@@ -34,17 +35,16 @@ ESTIMATED_ROUNDS = 4  # for the dry run: about 1 - 0.8^4 = 59% removed; the real
 class LotteryOptions:
     """Options of iterative magnitude pruning."""
 
-    prune_fraction: float = setting(0.2, "fraction of the surviving units or weights pruned per round, in (0, 1)")
-    round_epochs: int | None = setting(None, "training epochs per round; default: the dense training budget")
-    rewind_iteration: int = setting(0, "rewind to theta_k after this many optimiser steps (0: theta_0)")
-    max_rounds: int = setting(50, "stop with an error if the target is not reached in this many rounds")
+    prune_fraction: float = setting(0.2, "fraction of the surviving units or weights pruned per round, in (0, 1)",
+                                    above=0, below=1)
+    round_epochs: int | None = setting(None, "training epochs per round; default: the dense training budget",
+                                       minimum=0)
+    rewind_iteration: int = setting(0, "rewind to theta_k after this many optimiser steps (0: theta_0)", minimum=0)
+    max_rounds: int = setting(50, "stop with an error if the target is not reached in this many rounds", minimum=1)
     norm: str = setting("l2", "norm of a unit's incoming weights (neuron level)", choices=NORMS)
 
     def __post_init__(self):
-        if not 0.0 < self.prune_fraction < 1.0:
-            raise ConfigError(f"lottery option prune_fraction must lie in (0, 1), got {self.prune_fraction}")
-        if self.rewind_iteration < 0 or self.max_rounds < 1 or (self.round_epochs or 0) < 0:
-            raise ConfigError("lottery options rewind_iteration and round_epochs must be >= 0, max_rounds >= 1")
+        check(self)  # ranges and choices as the fields declare them
 
 
 def kept_targets(sizes: dict[str, int], target: Target) -> dict[str, int] | int:

@@ -29,7 +29,7 @@ class SnipOptions:
     """Options of SNIP."""
 
     on_trained: bool = setting(False, "score the trained weights instead of theta_0 (SNIP proper uses theta_0)")
-    images: int = setting(128, "training images in the scoring mini-batch")
+    images: int = setting(128, "training images in the scoring mini-batch", minimum=1)
 
 
 def snip_batch(ctx: ScoringContext, size: int) -> tuple[torch.Tensor, torch.Tensor]:

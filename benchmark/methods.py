@@ -19,7 +19,7 @@ from torch import nn
 
 from benchmark.errors import ConfigError
 from benchmark.masks import NeuronMask, WeightMask, neuron_to_weight_mask
-from benchmark.options import NoOptions, build_options
+from benchmark.options import NoOptions, build_options, check, setting
 from benchmark.plugins import method_entry_points
 from benchmark.selection import threshold_mask, top_k_mask
 from benchmark.specs import GRANULARITIES, SCORING_BATCH, Target
@@ -38,7 +38,7 @@ class ScoringContext:
     train_epochs: int = 0  # the dense training budget, in epochs
     steps_per_epoch: int = 0  # optimiser steps in one training epoch
     target: Target = field(default_factory=Target)
-    granularity: str = "neuron"
+    granularity: str = setting("neuron", "prune whole units or single weights", GRANULARITIES)
     seed: int = 0
     model_name: str = ""
     dataset: str = ""
@@ -50,8 +50,7 @@ class ScoringContext:
     options: object = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.granularity not in GRANULARITIES:
-            raise ConfigError(f"unknown granularity {self.granularity!r}; choose neuron or weight")
+        check(self)  # the granularity's choices, as the field declares them
 
 
 @dataclass

@@ -67,14 +67,14 @@ def test_weight_level_critical_against_the_neuron_level_mip_is_one_line(run):
 @pytest.mark.parametrize("args,message", [
     (["prune", "grasp", "--sparsity", "0.5"], "invalid choice: 'grasp'"),
     (["prune", "mip", "--granularity", "weight"], "argument --granularity: invalid choice: 'weight'"),
-    (["prune", "magnitude", "--sparsity", "1.5"], "sparsity must lie in [0, 1)"),
+    (["prune", "magnitude", "--sparsity", "1.5"], "--sparsity: must lie in [0, 1)"),
     (["prune", "magnitude"], "magnitude needs a target: give --sparsity, --threshold or --match METHOD"),
     (["prune", "random", "--match", "mip", "--sparsity", "0.3"], "--match mip fixes the sparsity"),
     (["prune", "lottery", "--sparsity", "0.3", "--norm", "l3"], "argument --norm: invalid choice: 'l3'"),
     (["prune", "lottery", "--sparsity", "0.3", "--rewind-iterations", "100"], "unrecognized arguments"),
     (["prune", "random", "--match", "mip", "--match-option", "norm=l1"], "unknown mip option 'norm'"),
-    (["score", "--threshold", "2"], "threshold must lie in [0, 1], got 2.0"),
-    (["score", "--threshold", "-0.1"], "threshold must lie in [0, 1], got -0.1"),
+    (["score", "--threshold", "2"], "--threshold: must lie in [0, 1], got 2.0"),
+    (["score", "--threshold", "-0.1"], "--threshold: must lie in [0, 1], got -0.1"),
     (["score", "--time-limit", "fast"], "argument --time-limit: invalid float value: 'fast'"),
     (["run", "nope"], "no suite 'nope': not a preset"),
 ])

@@ -237,9 +237,9 @@ def run(fixture_root, capsys):
     (["train", "--model", "fc3", "--width-divisor", "2"], "width_divisor must be 1 for fc3"),
     (["train", "--train-limit", "3"], "train_limit must leave an image per class (10)"),
     (["score", "--model", "fc3", "--train-limit", "800", "--n-samples", "200"],
-     "methods.mip.options.n_samples 200 exceeds the validation split size: the batch is drawn from 160 validation "
+     "--n-samples: 200 exceeds the validation split size: the batch is drawn from 160 validation "
      "images of mnist (train_limit 800, val_fraction 0.2)"),
-    (["prune", "magnitude", "--sparsity", "0.5", "--retrain-epochs", "-1"], "retrain_epochs must be >= 0, got -1"),
+    (["prune", "magnitude", "--sparsity", "0.5", "--retrain-epochs", "-1"], "--retrain-epochs: must be >= 0, got -1"),
     (["train", "--torch-threads", "0"], "torch threads must be at least 1, got 0"),
     (["prune", "mip", "--match", "mip", "--model", "fc3", "--epochs", "1", "--loss", "margin", "--time-limit", "5"],
      "(a method matched to itself)"),
@@ -273,3 +273,38 @@ def test_run_refuses_a_suite_file_named_like_a_different_stored_suite(run, tmp_p
                     '[methods.magnitude]\nsparsities = [0.5]\n')
     code, out, err = run("run", str(path), "--store", str(store), "--executor", "inline")
     assert code == 2 and "the store already keeps a different suite named 'mine'" in err and "done" not in out
+
+
+def test_the_prune_command_builds_the_suite_a_file_would_give():
+    """``ticketbench prune`` builds a suite document and validates it like a file: the same stages as the suite
+    file that says the same."""
+    from benchmark.cli import build_parser, command_of
+    from benchmark.commands.prune import prune_document, prune_suite
+    from benchmark.harness.plan import plan_suite
+    from benchmark.harness.suites import parse_suite
+
+    argv = ["prune", "snip", "--model", "lenet5", "--epochs", "3", "--match", "mip", "--match-option", "loss=margin",
+            "--retrain-epochs", "2", "--images", "64"]
+    args = build_parser(command_of(argv)).parse_args(argv)
+    document = prune_document(args)
+    assert document["methods"] == {"mip": {"options": {"loss": "margin"}, "thresholds": ["paper"]},
+                                   "snip": {"options": {"images": 64}, "granularity": "neuron", "scope": "layer",
+                                            "match": "mip"}}
+    text = """name = "cli"
+models = ["lenet5"]
+datasets = ["mnist"]
+seeds = [0]
+[train]
+epochs = 3
+[budget]
+finetune_epochs = 0
+retrain_epochs = 2
+[methods.mip]
+options = { loss = "margin" }
+thresholds = ["paper"]
+[methods.snip]
+options = { images = 64 }
+match = "mip"
+"""
+    from_file = plan_suite(parse_suite(text, Path("cli.toml")))
+    assert [job.hash for job in plan_suite(prune_suite(args))] == [job.hash for job in from_file]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from benchmark.cache import get_trained
 from benchmark.cli_args import given_fields
@@ -19,8 +20,8 @@ from benchmark.experiment import load_data
 from benchmark.harness.executors import make_executor
 from benchmark.harness.runner import run_suite
 from benchmark.harness.stage_context import StageEnv
-from benchmark.harness.suites import CLI_SUITE, Budget, MethodPlan, Suite
-from benchmark.methods import Target, get_method, method_options
+from benchmark.harness.suites import CLI_SUITE, Suite, suite_from_document
+from benchmark.methods import get_method
 from benchmark.records import SolverStats
 from benchmark.store.db import ResultStore
 from benchmark.training import trained_on
@@ -34,34 +35,57 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig.paper(fields.pop("model", "lenet5"), fields.pop("dataset", "mnist"), **fields)
 
 
-def method_plan(name: str, raw_options: dict, granularity: str = "neuron", **target) -> MethodPlan:
-    """A checked one-point plan of method ``name`` (its options typed and validated before any work)."""
-    method = get_method(name)
-    return MethodPlan(name, (method_options(method, raw_options),), granularity=granularity, **target)
-
-
-def prune_suite(args: argparse.Namespace) -> Suite:
-    """The one-off suite of a ``prune`` command: the reference method (with ``--match``) and the method."""
+def prune_document(args: argparse.Namespace) -> dict:
+    """The one-off suite of a ``prune`` command as a suite document: the method at its target, after the
+    reference method it is matched to (``--match``), on the model, dataset and seed of the command line."""
     method = get_method(args.method)
-    raw = given_fields(args, method.Options) if hasattr(method, "Options") else {}
+    options = given_fields(args, method.Options) if hasattr(method, "Options") else {}
     if getattr(args, "preset", None):
-        raw = {**vars(method.Options.preset(args.preset)), **raw}
+        options = {**vars(method.Options.preset(args.preset)), **options}
     match = args.match or ("mip" if args.method == "critical" else None)
     given = [flag for flag, value in (("--sparsity", args.sparsity), ("--threshold", args.threshold))
              if value is not None]
     if match and given:
         raise ConfigError(f"--match {match} fixes the sparsity; drop {given[0]}")
-    Target(sparsity=args.sparsity, scope=args.scope, threshold=args.threshold)  # checked before any work
     if not (match or given or hasattr(method, "default_target")):
         raise ConfigError(f"{args.method} needs a target: give --sparsity, --threshold or --match METHOD")
-    plans = [] if not match else [method_plan(match, parse_pairs(args.match_option))]
-    target = dict(scope=args.scope, thresholds=(args.threshold,) if args.threshold is not None else (),
-                  sparsities=(args.sparsity,) if args.sparsity is not None else (), match=match)
-    plans.append(method_plan(args.method, raw, args.granularity, **target))
+    plan = {"options": options, "granularity": args.granularity, "scope": args.scope}
+    if args.threshold is not None:
+        plan["thresholds"] = [args.threshold]
+    if args.sparsity is not None:
+        plan["sparsities"] = [args.sparsity]
+    if not (match or given):
+        plan["thresholds"] = ["paper"]  # the method's default target: the paper's threshold
+    methods = {match: {"options": parse_pairs(args.match_option), "thresholds": ["paper"]}} if match else {}
+    methods[args.method] = {**plan, **({"match": match} if match else {})}
+    train = given_fields(args, TrainConfig)
     config = train_config(args)
-    train = {k: v for k, v in vars(config).items() if k not in ("model", "dataset", "seed")}
-    return Suite(CLI_SUITE, "", (config.model,), (config.dataset,), (config.seed,), train,
-                 Budget(args.finetune_epochs, args.retrain_epochs), {}, tuple(plans))
+    return {"name": CLI_SUITE, "models": [config.model], "datasets": [config.dataset], "seeds": [config.seed],
+            "train": {key: value for key, value in train.items() if key not in ("model", "dataset", "seed")},
+            "budget": {"finetune_epochs": args.finetune_epochs, "retrain_epochs": args.retrain_epochs},
+            "methods": methods}
+
+
+def flag_of(key: str, reference: str | None) -> str:
+    """The flag behind a key of :func:`prune_document` (``methods.mip.thresholds`` -> ``--threshold``), for
+    one-line errors: the reference method's options are its ``--match-option``; the method's own are flags of
+    their own, or named by the options' message itself ("") where the key names no option."""
+    parts = key.split(".")
+    if parts[0] == "methods" and len(parts) > 2 and parts[2] == "options":
+        option = parts[3] if len(parts) > 3 else ""
+        if parts[1] == reference:
+            return f"--match-option {option}".strip()
+        return f"--{option.replace('_', '-')}" if option else ""
+    name = {"sparsities": "sparsity", "thresholds": "threshold"}.get(parts[-1], parts[-1])
+    return "--" + name.replace("_", "-")
+
+
+def prune_suite(args: argparse.Namespace) -> Suite:
+    """The one-off suite of a ``prune`` command (:func:`prune_document`), validated like a suite file; an error
+    names the flag."""
+    document = prune_document(args)
+    reference = next((name for name in document["methods"] if name != args.method), None)
+    return suite_from_document(document, Path("command line"), lambda key: flag_of(key, reference))
 
 
 def print_rows(rows: list[dict], method: str) -> None:

@@ -37,7 +37,7 @@ import dataclasses
 import itertools
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,13 +177,16 @@ def available_suites() -> dict[str, Path]:
 
 
 class _Reader:
-    """Reads keys of one suite file, turning every problem into one line naming the file and the key."""
+    """Reads keys of one suite document, turning every problem into one line naming the file and the key (or,
+    with ``flags``, what the key is called where the document came from: a command's flag, or "" where the
+    message names it already)."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, flags: Callable[[str], str] | None = None):
+        self.path, self.flags = path, flags
 
     def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path.name}: {key}: {message}")
+        where = self.flags(key) if self.flags else f"{self.path.name}: {key}"
+        return ConfigError(f"{where}: {message}" if where else message)
 
     def get(self, table: dict, key: str, kind: type, where: str = "", default=dataclasses.MISSING):
         name = f"{where}.{key}" if where else key
@@ -334,11 +337,18 @@ def _only(reader: _Reader, data: dict, models: tuple[str, ...], datasets: tuple[
 
 def parse_suite(text: str, path: Path) -> Suite:
     """A validated :class:`Suite` from TOML ``text`` (``path`` names it in errors)."""
-    reader = _Reader(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    return suite_from_document(data, path)
+
+
+def suite_from_document(data: dict, path: Path, flags: Callable[[str], str] | None = None) -> Suite:
+    """A validated :class:`Suite` from a suite document, the tables of a suite file as a dict (read from TOML, or
+    built by a command: ``ticketbench prune``); ``path`` names it in the one-line errors, or ``flags`` names each
+    key as the command's flag."""
+    reader = _Reader(path, flags)
     _known(reader, data, KEYS)
     methods = available_methods()
     train = _train(reader, data)
