@@ -221,3 +221,16 @@ def test_the_harness_names_no_method():
              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
              if isinstance(node, ast.Constant) and node.value in methods]
     assert not named, "the harness names a method:\n" + "\n".join(named)
+
+
+def test_the_wheel_ships_the_product_and_its_data_but_not_the_benchmarks(tmp_path):
+    """benchmark/perf runs from a checkout; the suite presets and the frozen regression fixtures are package
+    data, found without the checkout."""
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert not [name for name in names if name.startswith("benchmark/perf/")]
+    assert "benchmark/harness/suites/smoke.toml" in names and "benchmark/mip/stages.py" in names
+    assert any(name.startswith("benchmark/regression/frozen/") for name in names)
