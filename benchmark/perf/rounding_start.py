@@ -1,14 +1,15 @@
 """The exact program with and without the rounding start (:mod:`benchmark.mip.rounding`), side by side in one run:
-unstable ReLUs, CPU seconds to the first incumbent better than the dense start, the final objective and gap
-after a fixed CPU-second limit.
+unstable ReLUs, CPU seconds to the first incumbent better than the dense start, the final objective and gap after a
+fixed CPU-second limit.
 
 Instances: the committed regression fixture LeNet-5 (``benchmark/regression/frozen/lenet5-mnist.pt.gz``) and its
-batch at each ``--samples``, and (``--vgg-block``) one block of the DGL-trained VGG-16 of
-:mod:`benchmark.perf.decoupled_instance` (width/8 by default, its first validation image of each class). Each
-program is built once per variant (SCIP solves its model once), exact indicators, the paper's defaults otherwise,
-SCIP's Ipopt heuristics off, one torch and one solver thread. "To better" counts the process's CPU seconds from
-the end of the build (the heuristic included) to the first incumbent whose objective is below the dense start's;
-"-" when there is none. Nothing is asserted about time. Run ``python -m benchmark.perf.rounding_start``
+batch at each ``--lenet-samples`` (beyond its 10 images, a batch picked from its validation split as the prune stage
+picks one: MNIST under ``--data-dir`` or ``TICKETBENCH_DATA``), and (``--vgg-block``) one block of the DGL-trained
+VGG-16 of :mod:`benchmark.perf.decoupled_instance` (width/8 by default, its first validation image of each class).
+Each program is built once per variant (SCIP solves its model once), exact indicators, the paper's defaults
+otherwise, SCIP's Ipopt heuristics off, one torch and one solver thread. "To better" counts the process's CPU
+seconds from the end of the build (the heuristic included) to the first incumbent whose objective is below the dense
+start's; "-" when there is none. Nothing is asserted about time. Run ``python -m benchmark.perf.rounding_start``
 (``--out`` also writes the table as Markdown).
 """
 
@@ -20,6 +21,7 @@ import time
 import pyscipopt as scip
 import torch
 
+from benchmark.experiment import load_data
 from benchmark.mip.config import PROPAGATIONS, MIPConfig
 from benchmark.mip.decoupled import block_problem
 from benchmark.mip.rounding import rounding_start
@@ -28,6 +30,7 @@ from benchmark.mip.solve import offer_start, solve
 from benchmark.perf.block_build import first_per_class
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 from benchmark.regression.fixtures import load_fixture
+from datasets import pick_one_per_class
 
 HEADER = ("| instance | loss | bounds | unstable ReLUs | start | start objective | heuristic CPU s | "
           "CPU s to better | status | objective | dual bound | gap | pruned (score < 0.5) |",
@@ -89,8 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     cases = []
     fixture = load_fixture("lenet5-mnist")
     for n in args.lenet_samples:
-        labels = fixture.labels[:n]  # the fixture's batch may hold fewer than n images
-        cases.append((f"LeNet-5 N={len(labels)}", fixture.model, fixture.inputs[:n], labels, None, len(labels)))
+        inputs, labels = fixture.inputs, fixture.labels
+        if n > len(labels):  # the fixture holds 10 images: a larger batch comes from its validation split
+            inputs, labels, _ = pick_one_per_class(fixture.model, load_data(fixture.config, args.data_dir).val, n,
+                                                   fixture.config.seed)
+        cases.append((f"LeNet-5 N={n}", fixture.model, inputs[:n], labels[:n], None, n))
     if args.vgg_block is not None:
         vgg = load_instance(args)
         problem = block_problem(vgg.trained.model, vgg.heads, vgg.splits.val, vgg.config, args.vgg_block,
