@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from benchmark.errors import SolverError
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import BlockProblem, block_problem, network_bounds, solve_block
 from benchmark.perf.block_build import first_per_class
@@ -33,10 +34,13 @@ COLUMNS = ("block", "unstable ReLU elements", "variables", "rows", "build s", "s
 
 
 def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
-    """Build and solve one sub-MIP in this (fresh) process: its solver statistics and the process's peak
-    memory."""
-    stats = solve_block(problem, config).solver
-    return {**dataclasses.asdict(stats), "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+    """Build and solve one sub-MIP in this (fresh) process: its solver statistics, or the one-line error of a
+    solver that returned no usable solution, and the process's peak memory."""
+    try:
+        result = dataclasses.asdict(solve_block(problem, config).solver)
+    except SolverError as error:
+        result = {"failed": str(error)}
+    return {**result, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 
 
 def solve_in_fresh_process(problem: BlockProblem, config: MIPConfig) -> dict:
@@ -61,6 +65,8 @@ def network_box_bounds(instance, work: Path) -> None:
 
 def row(k: int, s: dict) -> str:
     """One block's table row (its unstable ReLU elements: those neither stable inactive nor active)."""
+    if "failed" in s:
+        return f"| {k} | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |"
     unstable = s["binaries_before_stable_removal"] - s["stable_inactive"] - s["stable_active"]
     rounding = "" if s["rounding_start_objective"] is None and not s["rounding_start_accepted"] else (
         f"{'accepted' if s['rounding_start_accepted'] else 'refused'} {s['rounding_start_objective']}")
