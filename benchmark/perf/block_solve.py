@@ -19,13 +19,17 @@ import dataclasses
 import json
 import multiprocessing
 import resource
+import time
 from pathlib import Path
 
 import torch
 
 from benchmark.errors import SolverError
+from benchmark.mip import solvers
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.decoupled import BlockProblem, block_problem, network_bounds, solve_block
+from benchmark.mip.decoupled import BlockProblem, block_problem, network_bounds
+from benchmark.mip.rounding import rounding_start
+from benchmark.mip.scorer import build_model
 from benchmark.perf.block_build import first_per_class
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 
@@ -34,13 +38,26 @@ COLUMNS = ("block", "unstable ReLU elements", "variables", "rows", "build s", "s
 
 
 def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
-    """Build and solve one sub-MIP in this (fresh) process: its solver statistics, or the one-line error of a
-    solver that returned no usable solution, and the process's peak memory."""
+    """Build and solve one sub-MIP in this (fresh) process, on one thread (as :func:`solve_block` does, with the
+    rounding start where ``config`` asks for it): the size of what was built, the solver's outcome or the one-line
+    error of a solver that returned no usable point, and the process's peak memory."""
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    encoded, _ = build_model(problem.layers, problem.inputs, problem.labels, config, None, problem.box)
+    counts = encoded.relu_counts
+    built = {"build_seconds": time.perf_counter() - start, "variables": encoded.builder.instance.n_vars,
+             "constraints": encoded.builder.instance.n_rows(), "stable_inactive": counts.inactive,
+             "stable_active": counts.active,
+             "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable}
     try:
-        result = dataclasses.asdict(solve_block(problem, config).solver)
+        heuristic = rounding_start(encoded.builder, config) if config.rounding_start else None
+        outcome, _, accepted = solvers.solve(encoded.builder, config)
+        result = {**outcome, "dense_start_accepted": accepted,
+                  "rounding_start_accepted": bool(heuristic and heuristic.accepted),
+                  "rounding_start_objective": heuristic.objective if heuristic else None}
     except SolverError as error:
         result = {"failed": str(error)}
-    return {**result, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
+    return {**built, **result, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 
 
 def solve_in_fresh_process(problem: BlockProblem, config: MIPConfig) -> dict:
@@ -65,11 +82,15 @@ def network_box_bounds(instance, work: Path) -> None:
 
 def row(k: int, s: dict) -> str:
     """One block's table row (its unstable ReLU elements: those neither stable inactive nor active)."""
-    if "failed" in s:
+    if "failed" in s and "variables" not in s:  # kept before failed rows kept their size
         return f"| {k} | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |"
     unstable = s["binaries_before_stable_removal"] - s["stable_inactive"] - s["stable_active"]
-    rounding = "" if s["rounding_start_objective"] is None and not s["rounding_start_accepted"] else (
-        f"{'accepted' if s['rounding_start_accepted'] else 'refused'} {s['rounding_start_objective']}")
+    if "failed" in s:
+        return (f"| {k} | {unstable} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | | "
+                f"{s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |")
+    objective = s["rounding_start_objective"]
+    rounding = "" if objective is None and not s["rounding_start_accepted"] else (
+        ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else ""))
     return (f"| {k} | {unstable} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
             f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
             f"{'yes' if s['dense_start_accepted'] else 'no'} | {rounding} | {s['gap']:.3g} | "
