@@ -20,8 +20,11 @@ from benchmark.mip.scorer import build_model, score_network
 SOLVERS = {"margin": ("scip", "highs", "clarabel"), "ce": ("scip", "clarabel")}
 SAMPLES = {"fc3": 5, "lenet5": 3}
 # max |score difference| to SCIP's: the ce objective is nearly flat along some scores, and SCIP's 1e-6 feasibility
-# tolerance on its exponential constraint moves them by up to ~6e-3 here (HiGHS and Clarabel agree to 3e-7 on the LP)
-SCORE_TOL = {"margin": 1e-5, "ce": 1e-2}
+# tolerance on its exponential constraint moves them along that face: by up to ~6e-3 on one machine, 2.0e-2 (FC-3's
+# fc1) on an Intel Xeon (AVX-512) machine, where the objectives still agree to 1e-6 and the masks are equal.
+# Those two checks pin the optimum; the scores on the flat face are not unique (HiGHS and Clarabel agree to 3e-7 on
+# the LP)
+SCORE_TOL = {"margin": 1e-5, "ce": 5e-2}
 
 
 def _network(name, trained_fc3, trained_lenet):
