@@ -239,7 +239,7 @@ def merge_blocks(results: list[MIPResult], threshold: float) -> MIPResult:
 def score_decoupled(model: nn.Sequential, heads: nn.ModuleList, data: ImageSet, config: MIPConfig,
                     threshold: float, workers: int | None = None) -> MIPResult:
     """Solve one sub-MIP per block and threshold the kept scores globally (library use; the harness runs each
-    block as its own stage on its executor instead, see :mod:`benchmark.harness.blocks`).
+    block as its own stage on its executor instead, see :mod:`benchmark.mip.stages`).
 
     The blocks are solved in a spawned process pool of ``workers`` processes (default: one per CPU);
     ``workers=0`` solves them in this process, one after another.
