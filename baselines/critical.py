@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from benchmark.errors import ConfigError
+from benchmark.core.errors import ConfigError
+from benchmark.core.options import NoOptions
 from benchmark.methods import Scores, ScoringContext, neuron_counts
-from benchmark.options import NoOptions
-from benchmark.selection import top_k_mask
+from benchmark.methods.selection import top_k_mask
 
 
 class Critical:

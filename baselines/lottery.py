@@ -20,12 +20,12 @@ import torch
 from torch import nn
 
 from baselines.magnitude import NORMS, unit_norms
-from benchmark.config import setting
-from benchmark.errors import ConfigError
-from benchmark.masks import apply_weight_mask
+from benchmark.core.config import setting
+from benchmark.core.errors import ConfigError
+from benchmark.core.options import check
 from benchmark.methods import Scores, ScoringContext, Target, prunable_weights, to_weight_mask
-from benchmark.options import check
-from benchmark.selection import top_k_mask
+from benchmark.methods.selection import top_k_mask
+from benchmark.nn.masks import apply_weight_mask
 
 Mask = dict[str, torch.Tensor]
 ESTIMATED_ROUNDS = 4  # for the dry run: about 1 - 0.8^4 = 59% removed; the real count depends on the target

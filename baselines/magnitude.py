@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from benchmark.config import setting
+from benchmark.core.config import setting
 from benchmark.methods import Scores, ScoringContext, prunable_weights
-from benchmark.models import prunable_layers
+from benchmark.nn.models import prunable_layers
 
 NORMS = ("l1", "l2")
 

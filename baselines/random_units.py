@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from benchmark.core.options import NoOptions
 from benchmark.methods import Scores, ScoringContext, prunable_weights
-from benchmark.models import prunable_layers
-from benchmark.options import NoOptions
+from benchmark.nn.models import prunable_layers
 
 
 class RandomUnits:

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.config import setting
-from benchmark.errors import ConfigError
+from benchmark.core.config import setting
+from benchmark.core.errors import ConfigError
 from benchmark.methods import Scores, ScoringContext, prunable_weights
-from benchmark.models import prunable_layers
+from benchmark.nn.models import prunable_layers
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.config import TrainConfig
-from benchmark.training import fit
+from benchmark.core.config import TrainConfig
+from benchmark.nn.training import fit
 from datasets import load_splits
 
 FIXTURE_ROOT = Path(__file__).parent / "fixtures" / "data"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("benchmark", "baselines", "datasets", "tests", "docs", "pyproject.toml")
-STAGES, EXPERIMENT = "benchmark/harness/stages.py", "benchmark/experiment.py"
-SEMANTICS = "tests/test_stage_semantics.py"
+STAGES, EXPERIMENT = "benchmark/pipeline/stages.py", "benchmark/pipeline/experiment.py"
+SEMANTICS = "tests/pipeline/test_stage_semantics.py"
 
 
 @dataclass(frozen=True)
@@ -43,47 +43,47 @@ MUTANTS = (
     Mutant("Clarabel's exponential cone takes +t instead of z - t",
            (("benchmark/mip/clarabel_cone.py", "[-np.ones(len(u)), np.ones(len(u)), -np.ones(len(u))]",
              "[-np.ones(len(u)), -np.ones(len(u)), -np.ones(len(u))]"),),
-           ("tests/test_mip_solvers.py",)),
+           ("tests/mip/test_mip_solvers.py",)),
     Mutant("MIP score shift sign flipped: a + (1-s)U instead of a - (1-s)U",
            (("benchmark/mip/activations.py", "shifted = Affine(a.const - magnitude,",
              "shifted = Affine(a.const + magnitude,"),
             ("benchmark/mip/activations.py", "block = sparse.csr_array((flat, (",
              "block = sparse.csr_array((-flat, (")),
-           ("tests/test_mip.py",)),
+           ("tests/mip/test_mip.py",)),
     Mutant("a materialised variable is minus its expression instead of equal to it",
            (("benchmark/mip/affine.py", "[coef[many], -sparse.identity(len(many))]",
              "[coef[many], sparse.identity(len(many))]"),),
-           ("tests/test_mip_sparse.py",)),
+           ("tests/mip/test_mip_sparse.py",)),
     Mutant("SNIP scores |w| instead of |g*w|",
            (("baselines/snip.py", "(w.grad * w).detach().abs()", "w.detach().abs()"),),
-           ("tests/test_baselines.py", "-k", "snip")),
+           ("tests/baselines/test_baselines.py", "-k", "snip")),
     Mutant("IMP without rewinding: each round continues from the trained weights",
            (("baselines/lottery.py", "ctx.train(rewound(model, rewind_state, weight_mask)",
              "ctx.train(rewound(model, model.state_dict(), weight_mask)"),),
-           ("tests/test_baselines.py", "-k", "lottery")),
+           ("tests/baselines/test_baselines.py", "-k", "lottery")),
     Mutant("mask not reapplied after the optimiser step",
-           (("benchmark/training.py",
+           (("benchmark/nn/training.py",
              "optimizer.step()\n            if mask:\n                apply_weight_mask(model, mask)",
              "optimizer.step()"),),
-           ("tests/test_training.py", "-k", "regrow")),
+           ("tests/nn/test_training.py", "-k", "regrow")),
     Mutant("random draws with replacement",
            (("baselines/random_units.py", "torch.randperm(shape.numel(), generator=generator)",
              "torch.randint(shape.numel(), (shape.numel(),), generator=generator)"),),
-           ("tests/test_baselines.py", "-k", "random")),
+           ("tests/baselines/test_baselines.py", "-k", "random")),
     Mutant("critical keeps the reference's top units instead of its bottom ones",
            (("baselines/critical.py", "values = {name: -s for name, s in", "values = {name: s for name, s in"),),
-           ("tests/test_baselines.py", "-k", "critical")),
+           ("tests/baselines/test_baselines.py", "-k", "critical")),
     Mutant("another platform's kept units pass whatever they are",
            (("benchmark/regression/compare.py", "ok = a is not None and b is not None and abs(a - b) <= tol",
              "ok = True"),),
-           ("tests/test_regression_checks.py", "-k", "foreign")),
+           ("tests/regression/test_regression_checks.py", "-k", "foreign")),
     Mutant("another platform's accuracy keeps the seed tolerance",
            (("benchmark/regression/compare.py", "tol = max(tol, tolerances.get(", "tol = min(tol, tolerances.get("),),
-           ("tests/test_regression_checks.py", "-k", "foreign")),
+           ("tests/regression/test_regression_checks.py", "-k", "foreign")),
     Mutant("records made with another torch compared figure by figure",
            (("benchmark/regression/compare.py", 'VERSIONS = ("torch", "python",', 'VERSIONS = ("python",'),),
-           ("tests/test_regression_checks.py", "-k", "library_version")),
-    # --- the semantics of the stages after pruning (tests/test_stage_semantics.py) ---
+           ("tests/regression/test_regression_checks.py", "-k", "library_version")),
+    # --- the semantics of the stages after pruning (tests/pipeline/test_stage_semantics.py) ---
     Mutant("transfer starts from the source's trained weights instead of its theta_0",
            ((STAGES, "start_state=exp.trained.init_state, mask=result.weight_mask",
              "start_state=exp.trained.model.state_dict(), mask=result.weight_mask"),),
@@ -104,7 +104,7 @@ MUTANTS = (
              "control = TransferSpec(spec.prune, spec.target)"),),
            (SEMANTICS, "-k", "control_reports")),
     Mutant("the random control is the critical (complement-ordered) mask at the same counts",
-           (("benchmark/harness/plan.py", 'PruneSpec(spec.train, "random", NoOptions()',
+           (("benchmark/pipeline/plan.py", 'PruneSpec(spec.train, "random", NoOptions()',
              'PruneSpec(spec.train, "critical", NoOptions()'),),
            (SEMANTICS, "-k", "control_reports")),
     Mutant("the prune stage scores with seed 0 whatever the suite seed",
@@ -139,7 +139,7 @@ MUTANTS = (
            ((EXPERIMENT, "start_state=rewind_state, mask=result.weight_mask", "start_state=rewind_state, mask=None"),),
            (SEMANTICS, "-k", "retraining")),
     Mutant("the threshold rule prunes a unit scoring exactly tau",
-           (("benchmark/selection.py", "mask[name] = s >= tau", "mask[name] = s > tau"),),
+           (("benchmark/methods/selection.py", "mask[name] = s >= tau", "mask[name] = s > tau"),),
            (SEMANTICS, "-k", "exactly_tau")),
 )
 

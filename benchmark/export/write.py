@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.compact import Compacted
-from benchmark.errors import ConfigError
+from benchmark.core.errors import ConfigError
 from benchmark.export.ticket_loader import LAYER_TYPES
+from benchmark.nn.compact import Compacted
 
 ARGUMENTS = {
     nn.Linear: lambda m: {"in_features": m.in_features, "out_features": m.out_features, "bias": m.bias is not None},

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from benchmark.errors import SolverError
+from benchmark.core.errors import SolverError
 from benchmark.mip.instance import Instance, Rows
 from benchmark.mip.solve import ScipModel, emit
 

@@ -5,7 +5,7 @@ Preset ``paper`` (the defaults) is the formulation of the paper and issue text: 
 Preset ``reference-code`` switches on what the official code (chair-dsgt/mip-for-ann) actually ran:
 ``sum_largest(S-1)`` aggregation, the ``C_out * k^2`` conv normaliser, and relaxed ReLU indicators.
 Every field carries its help text in ``metadata["help"]`` and its allowed values and ranges, which the one validator
-(:func:`benchmark.options.check`) enforces wherever the config comes from.
+(:func:`benchmark.core.options.check`) enforces wherever the config comes from.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from benchmark.config import setting
-from benchmark.errors import ConfigError
-from benchmark.options import check
+from benchmark.core.config import setting
+from benchmark.core.errors import ConfigError
+from benchmark.core.options import check
 
 LOSSES = ("ce", "margin")
 AGGREGATIONS = ("sum", "sum_largest")
@@ -115,7 +115,7 @@ class MIPConfig:
 
     def for_seed(self, seed: int) -> MIPConfig:
         """The settings a run of seed ``seed`` solves with: SCIP's seed shift is the run's seed plus
-        ``solver_seed`` (the seed policy of :mod:`benchmark.specs`)."""
+        ``solver_seed`` (the seed policy of :mod:`benchmark.core.specs`)."""
         return dataclasses.replace(self, solver_seed=self.solver_seed + seed)
 
     @classmethod

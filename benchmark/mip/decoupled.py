@@ -23,15 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.heads import block_features, block_spans, make_heads
+from benchmark.core.records import SolverStats
+from benchmark.methods.selection import threshold_mask
 from benchmark.mip.activations import ACTIVATIONS
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.layers import check_supported
 from benchmark.mip.scorer import MIPResult, score_network
 from benchmark.mip.symbolic import layer_bounds
-from benchmark.models import prunable_layers
-from benchmark.records import SolverStats
-from benchmark.selection import threshold_mask
+from benchmark.nn.heads import block_features, block_spans, make_heads
+from benchmark.nn.models import prunable_layers
 from datasets import ImageSet, InMemoryLoader, pick_one_per_class
 
 

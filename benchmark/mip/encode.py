@@ -21,7 +21,7 @@ from benchmark.mip.affine import Affine, Builder
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.layers import LINEAR_MAPS, check_supported, following_activation
 from benchmark.mip.symbolic import symbolic_bounds
-from benchmark.models import prunable_layers
+from benchmark.nn.models import prunable_layers
 
 
 @dataclass

@@ -3,7 +3,7 @@ decoupled block its measured build time plus its time limit (one CPU thread each
 
 from __future__ import annotations
 
-from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec
+from benchmark.core.specs import BlockSpec, HeadsSpec, PruneSpec
 
 FULL_WIDTH_WARNING = ("the full-width VGG-16 blocks' build times were measured on a weakly trained network "
                       "(results/paper-gpu/block_build_cpu.md); a fully trained one leaves more ReLUs unstable "
@@ -28,7 +28,7 @@ def prune_seconds(spec: PruneSpec, epoch_seconds) -> float:
 
 
 def block_build_seconds(spec: BlockSpec) -> float:
-    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.specs.BlockSpec` (VGG-16's blocks)."""
+    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.core.specs.BlockSpec` (VGG-16's blocks)."""
     options, floor = spec.prune.options, min(BLOCK_BUILD_SECONDS)
     if options.block_bounds != "network":
         return floor

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from scipy import sparse
 from torch import nn
 
-from benchmark.errors import ConfigError
+from benchmark.core.errors import ConfigError
 from benchmark.mip.activations import ACTIVATIONS
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmark.errors import ConfigError
+from benchmark.core.errors import ConfigError
+from benchmark.core.paper import paper_threshold
+from benchmark.core.records import StageRecord
+from benchmark.core.specs import PruneSpec
 from benchmark.methods import MethodStage, Scores, ScoringContext, Target
 from benchmark.mip import estimate, stages
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import fitted_heads, score_decoupled
 from benchmark.mip.scorer import score_network, stats_dict
-from benchmark.paper import paper_threshold
-from benchmark.specs import PruneSpec
 
 
 def score(model: nn.Module, ctx: ScoringContext) -> Scores:
@@ -65,7 +66,7 @@ class MIPMethod:
         """A decoupled MIP's heads and per-block stages (:func:`benchmark.mip.stages.stages`)."""
         return stages.stages(spec)
 
-    def run_stage(self, kind: str, spec, env, inputs) -> dict:
+    def run_stage(self, kind: str, spec, env, inputs) -> StageRecord:
         """Run one of its stages (:data:`benchmark.mip.stages.RUNNERS`)."""
         return stages.RUNNERS[kind](spec, env, inputs)
 

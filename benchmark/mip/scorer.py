@@ -11,14 +11,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmark.core.records import SolverStats
+from benchmark.methods.selection import threshold_mask
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.encode import EncodedNetwork, encode_network
 from benchmark.mip.objective import add_logit_variables, add_loss, add_sparsity
 from benchmark.mip.rounding import RoundingStart, rounding_start
 from benchmark.mip.solve import configure, export
 from benchmark.mip.solvers import solve
-from benchmark.records import SolverStats
-from benchmark.selection import threshold_mask
 
 LIMITS = {"timelimit": ("time limit", "--time-limit"), "nodelimit": ("node limit", "--node-limit")}
 

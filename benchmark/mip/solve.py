@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 import pyscipopt as scip
 
-from benchmark.errors import ConfigError, SolverError
+from benchmark.core.errors import ConfigError, SolverError
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.instance import Instance, LogSumExp, Rows
 
@@ -106,7 +106,7 @@ def offer_start(scip_model: ScipModel, start: np.ndarray) -> bool:
 
 
 def solve(scip_model: ScipModel, config: MIPConfig) -> tuple[dict, np.ndarray]:
-    """Optimise; returns the :class:`~benchmark.records.SolverStats` fields SCIP reports (outcome, effort, size,
+    """Optimise; returns the :class:`~benchmark.core.records.SolverStats` fields SCIP reports (outcome, effort, size,
     versions) and the best solution's value of every variable. Raises :class:`SolverError` when no feasible
     solution exists."""
     model = scip_model.model

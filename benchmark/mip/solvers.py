@@ -2,7 +2,7 @@
 
 SCIP runs every program, on its SCIP model (:mod:`.solve`); HiGHS the relaxed margin LP (:mod:`.highs`) and
 Clarabel the relaxed programs (:mod:`.clarabel_cone`), from the same recorded instance. Every solver's outcome
-has the fields of :class:`~benchmark.records.SolverStats` that SCIP reports, statuses in SCIP's words.
+has the fields of :class:`~benchmark.core.records.SolverStats` that SCIP reports, statuses in SCIP's words.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from benchmark.errors import SolverError
+from benchmark.core.errors import SolverError
 from benchmark.mip import clarabel_cone, highs
 from benchmark.mip import solve as scip_solver
 from benchmark.mip.affine import Builder
@@ -35,7 +35,7 @@ def relative_gap(primal: float, dual: float) -> float:
 
 
 def outcome(run: Run, instance: Instance, solver: str, version: str) -> dict:
-    """The :class:`~benchmark.records.SolverStats` fields of a HiGHS or Clarabel run (no branch and bound:
+    """The :class:`~benchmark.core.records.SolverStats` fields of a HiGHS or Clarabel run (no branch and bound:
     0 nodes; ``lp_iterations`` counts the solver's iterations)."""
     return {"status": run.status, "primal_bound": run.primal, "dual_bound": run.dual,
             "gap": relative_gap(run.primal, run.dual), "nodes": 0, "lp_iterations": run.iterations,

@@ -6,24 +6,44 @@ per conv block; the blocks wait for the heads and the prune stage waits for ever
 pool or Dask) solves the independent sub-MIPs in parallel, a failed block is one stored line, and a re-run solves
 only the missing blocks. Each block stage recomputes the (deterministic, cheap) block problems and solves its own.
 A stage gets the harness's environment (``env.trained(config)``, ``env.data(config)``) and the records and
-artifacts of the stages it waits for (``inputs``), and returns its record.
+artifacts of the stages it waits for (``inputs``), and returns its typed record (:class:`HeadsRecord`,
+:class:`BlockRecord`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from torch import nn
 
-from benchmark.config import TrainConfig
-from benchmark.heads import make_heads
+from benchmark.core.config import TrainConfig
+from benchmark.core.records import SolverStats, StageRecord
+from benchmark.core.specs import BlockSpec, HeadsSpec, PruneSpec, Target
 from benchmark.methods import MethodStage, Scores
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import block_problem, combine, fitted_heads, solve_block
 from benchmark.mip.scorer import MIPResult, stats_dict
-from benchmark.models import build_model
-from benchmark.records import SolverStats
-from benchmark.specs import BlockSpec, HeadsSpec, PruneSpec, Target
+from benchmark.nn.heads import make_heads
+from benchmark.nn.models import build_model
+
+
+@dataclass(frozen=True)
+class HeadsRecord(StageRecord):
+    """The heads stage: where the blocks' auxiliary heads came from (the DGL model's own, or fitted) and for how
+    many epochs they were fitted."""
+
+    heads: str
+    head_epochs: int
+
+
+@dataclass(frozen=True)
+class BlockRecord(StageRecord):
+    """One block's sub-MIP: the block, the layers it scored and its solver statistics (``SolverStats.as_dict``)."""
+
+    block: int
+    layers: list
+    stats: dict
 
 
 def is_decoupled(spec: PruneSpec) -> bool:
@@ -67,16 +87,16 @@ def _heads(spec: HeadsSpec, env, artifacts):
     return model, heads.eval()
 
 
-def run_heads(spec: HeadsSpec, env, inputs) -> dict:
+def run_heads(spec: HeadsSpec, env, inputs) -> HeadsRecord:
     """The heads of the blocks: the model's own (DGL) or fitted to the frozen dense model; stored as an artifact."""
     trained = env.trained(spec.train)
     heads, source = fitted_heads(trained.model, trained.heads, env.data(spec.train).train,
                                  MIPConfig(head_epochs=spec.epochs), spec.train.seed)
     inputs.artifacts.save_tensors(spec.hash, "heads.pt", heads.state_dict())
-    return {"heads": source, "head_epochs": spec.epochs}
+    return HeadsRecord(source, spec.epochs)
 
 
-def run_block(spec: BlockSpec, env, inputs) -> dict:
+def run_block(spec: BlockSpec, env, inputs) -> BlockRecord:
     """Solve one block's sub-MIP; store its kept scores and its solver statistics."""
     config = spec.prune.options.for_seed(spec.prune.train.seed)
     model, heads = _heads(heads_spec(spec.prune), env, inputs.artifacts)
@@ -84,7 +104,7 @@ def run_block(spec: BlockSpec, env, inputs) -> dict:
     result = solve_block(problem, config)
     inputs.artifacts.save_tensors(spec.hash, "scores.pt", result.scores)
     inputs.artifacts.save_json(spec.hash, "stats.json", result.solver.as_dict())
-    return {"block": spec.block, "layers": list(result.scores), "stats": result.solver.as_dict()}
+    return BlockRecord(spec.block, list(result.scores), result.solver.as_dict())
 
 
 RUNNERS = {"heads": run_heads, "block": run_block}

@@ -8,7 +8,7 @@ sorts every import into one of three kinds of arrow:
 * ``function``: a statement inside a function or lambda, run only when it is called. The CLI and its commands
   import this way on purpose, so that ``ticketbench --help`` loads no torch.
 * ``named``: a string ``"package.module:function"`` naming an internal module, which the CLI imports with
-  :func:`importlib.import_module` (the command table in :mod:`benchmark.cli_parsers`). Method plug-ins reached
+  :func:`importlib.import_module` (the command table in :mod:`benchmark.cli.parsers`). Method plug-ins reached
   through the ``ticketbench.methods`` entry points are not arrows: the harness finds them by name at run time.
 
 ``from pkg import name`` is an arrow to ``pkg.name`` where that is a module, else to ``pkg`` (its
@@ -26,7 +26,7 @@ one floor.) Lazy arrows do not raise a floor, since they do not run at import ti
 product and sits above everything it measures.
 
 Run ``python -m benchmark.perf.architecture [--root DIR] [--mermaid]``: the floors with their modules, the
-cycles, the nn → mip arrows, and the Mermaid graph that ``docs/architecture.md`` shows.
+cycles, the nn/pipeline → mip arrows, and the Mermaid graph that ``docs/architecture.md`` shows.
 """
 
 from __future__ import annotations
@@ -307,10 +307,14 @@ def external_chain(house: House, module: str, top: str) -> list[str] | None:
 # -- the package level --------------------------------------------------------------------------------------------
 
 def package_of(house: House, module: str) -> str:
-    """The folder a module lives in: its package (a package's ``__init__`` belongs to the package), except that a
-    flat module directly under ``benchmark/`` is drawn on its own, since ``benchmark/`` has no single job yet."""
-    package = module if is_package(house, module) else module.rpartition(".")[0]
-    return module if package == "benchmark" else package
+    """The folder a module lives in: a top-level package (``datasets``, ``baselines``), or a folder directly under
+    ``benchmark/`` with everything below it (``benchmark.cli`` holds ``benchmark.cli.commands``: one concern).
+    The flat files of ``benchmark/`` itself (its ``__init__`` and ``__main__``) are drawn on their own."""
+    parts = module.split(".")
+    if parts[0] != "benchmark":
+        return parts[0]
+    folder = ".".join(parts[:2])
+    return folder if len(parts) > 1 and is_package(house, folder) else module
 
 
 def package_graph(house: House, *kinds: str) -> dict[str, set[str]]:
@@ -383,7 +387,8 @@ def mermaid(house: House, full: bool = False) -> str:
 
 
 def report(house: House) -> str:
-    """The floors with their modules, the cycles (module level, and with lazy arrows), and the nn → mip arrows."""
+    """The floors with their modules, the cycles (module level, and with lazy arrows), and the nn/pipeline → mip
+    arrows."""
     folders = folder_graph(house, "module")
     out = [f"the house: {len(folders)} folders and flat benchmark/ modules on {len(by_floor(folders))} floors of "
            "module-level imports (benchmark.perf left out)",
@@ -399,16 +404,17 @@ def report(house: House) -> str:
                          ("folder-level cycles, lazy arrows too", folder_graph(house, *KINDS))):
         found = cycles(graph)
         out += ["", f"{title}: {len(found) or 'none'}"] + ["  " + " -> ".join(c) for c in found]
-    out += ["", "nn -> mip (module level):"]
-    for module in NN:
+    out += ["", "nn and pipeline -> mip (module level):"]
+    for module in sorted(m for m in house.modules if m.startswith(("benchmark.nn.", "benchmark.pipeline."))):
         chain = path(house.graph("module"), module, lambda m: m == "benchmark.mip" or m.startswith("benchmark.mip."))
         out.append(f"  {module}: " + (" -> ".join(chain) + f"  [{house.where(chain[0], chain[1])}]"
                                       if chain else "none"))
     return "\n".join(out)
 
 
-NN = ("benchmark.training", "benchmark.models", "benchmark.masks", "benchmark.dgl")
-CORE = ("benchmark.config", "benchmark.specs", "benchmark.errors", "benchmark.options", "benchmark.cli")
+CORE = ("benchmark.core.config", "benchmark.core.specs", "benchmark.core.errors", "benchmark.core.options",
+        "benchmark.core.records", "benchmark.core.paper", "benchmark.core.plugins", "benchmark.core.log",
+        "benchmark.cli.main")  # load no torch when imported
 
 
 def main(argv: list[str] | None = None) -> None:

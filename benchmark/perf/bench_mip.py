@@ -3,10 +3,10 @@ reference-style encoding (the ratio is printed at the end of the run). Needs MNI
 
 import pytest
 
-from benchmark.config import TrainConfig
-from benchmark.experiment import prepare
+from benchmark.core.config import TrainConfig
 from benchmark.mip.config import MIPConfig
 from benchmark.perf.mip_encoding import ours, reference
+from benchmark.pipeline.experiment import prepare
 
 TIME_LIMIT = 600.0
 

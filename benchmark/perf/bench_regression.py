@@ -11,13 +11,13 @@ data; torch and SCIP run on one thread.
 
 import pytest
 
-from benchmark.config import TrainConfig
-from benchmark.experiment import prepare
+from benchmark.core.config import TrainConfig
+from benchmark.core.paper import paper_threshold
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import score_network
-from benchmark.paper import paper_threshold
+from benchmark.nn.threads import configure_threads
+from benchmark.pipeline.experiment import prepare
 from benchmark.regression.timing import CONTROL, RatioClock, paired_round, seconds_info
-from benchmark.threads import configure_threads
 
 ROUNDS = 5
 # name: (model, training epochs on the fixture slice, MIP options)

@@ -29,8 +29,8 @@ from benchmark.mip import affine
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import BlockProblem, block_problem, relu_bounds
 from benchmark.mip.scorer import build_model
+from benchmark.nn.threads import configure_threads
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
-from benchmark.threads import configure_threads
 from datasets import DatasetError, pick_one_per_class
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.errors import SolverError
+from benchmark.core.errors import SolverError
 from benchmark.mip import solvers
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import BlockProblem, block_problem, network_bounds

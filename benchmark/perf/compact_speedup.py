@@ -2,7 +2,7 @@
 
 For each model: train on the MNIST slice of the regression suites (3 epochs, 6,000 images; the fixture slice with
 ``--data-dir tests/fixtures/data``), score it with the MIP (margin loss, the paper's tau, 10 images), compact the
-ticket and time it side by side with the dense network (:func:`benchmark.ticket_cost.speedups`): latency at
+ticket and time it side by side with the dense network (:func:`benchmark.nn.ticket_cost.speedups`): latency at
 batch 1 and throughput at batch 256, as ratios. Parameters and multiply-accumulates are counted.
 Run ``python -m benchmark.perf.compact_speedup [--data-dir DIR] [--rounds 5] [--out FILE.md]``.
 """
@@ -14,13 +14,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark import experiment
-from benchmark.config import TrainConfig
+from benchmark.core.config import TrainConfig
+from benchmark.core.paper import paper_threshold
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import score_network
-from benchmark.paper import paper_threshold
-from benchmark.threads import configure_threads
-from benchmark.ticket_cost import ticket_cost
+from benchmark.nn.threads import configure_threads
+from benchmark.nn.ticket_cost import ticket_cost
+from benchmark.pipeline import experiment
 
 MODELS = ("fc3", "lenet5")
 

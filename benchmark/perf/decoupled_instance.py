@@ -9,14 +9,14 @@ from pathlib import Path
 
 from torch import nn
 
-from benchmark.cache import TrainedModel, get_trained
-from benchmark.config import TrainConfig
-from benchmark.device import configure_device, resolve_device
-from benchmark.errors import USER_ERRORS
-from benchmark.experiment import load_data
+from benchmark.core.config import TrainConfig
+from benchmark.core.errors import USER_ERRORS
 from benchmark.mip.config import PROPAGATIONS, MIPConfig
 from benchmark.mip.decoupled import fitted_heads
-from benchmark.threads import configure_threads
+from benchmark.nn.device import configure_device, resolve_device
+from benchmark.nn.threads import configure_threads
+from benchmark.pipeline.experiment import load_data
+from benchmark.pipeline.model_cache import TrainedModel, get_trained
 from datasets import DataSplits
 
 

@@ -17,10 +17,10 @@ import time
 
 import torch
 
-from benchmark.harness.executors import make_executor
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.decoupled import block_problems, solve_block
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
+from benchmark.pipeline.executors import make_executor
 
 
 def warm_up(seconds: float) -> None:

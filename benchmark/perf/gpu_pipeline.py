@@ -8,7 +8,7 @@
     (one batched gather per step, see :mod:`datasets.augment`).
 
 Both train the same seeded model (LeNet-5, VGG-16 at width ``1/--vgg-divisor``) with the paper's CIFAR-10
-optimiser (SGD, Nesterov momentum 0.9, weight decay 5e-4) under :func:`benchmark.device.configure_device` (CUDA:
+optimiser (SGD, Nesterov momentum 0.9, weight decay 5e-4) under :func:`benchmark.nn.device.configure_device` (CUDA:
 deterministic kernels, as training runs), for ``--steps`` steps after ``--warmup`` steps; images/s is counted
 between two CUDA synchronisations. A third row per device measures the input pipelines alone (no model).
 CIFAR-10 is read from ``--data-dir`` / ``$TICKETBENCH_DATA`` (``cifar10.npz`` or torchvision's batches).
@@ -34,11 +34,11 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
-from benchmark.config import TrainConfig
-from benchmark.device import configure_device, device_name, resolve_device
-from benchmark.models import build_model
-from benchmark.threads import available_cores, configure_threads
-from benchmark.training import make_optimizer
+from benchmark.core.config import TrainConfig
+from benchmark.nn.device import configure_device, device_name, resolve_device
+from benchmark.nn.models import build_model
+from benchmark.nn.threads import available_cores, configure_threads
+from benchmark.nn.training import make_optimizer
 from datasets import ImageSet, InMemoryLoader, load_splits
 
 BATCH = 128

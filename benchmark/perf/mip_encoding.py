@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from benchmark.config import TrainConfig
-from benchmark.experiment import prepare
+from benchmark.core.config import TrainConfig
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import score_network
 from benchmark.perf.reference_encoding import build_reference
+from benchmark.pipeline.experiment import prepare
 
 
 def ours(model, x, y, config: MIPConfig) -> dict:

@@ -3,7 +3,7 @@
 Like the official code: one variable per unit (pre-activation and output), a binary indicator for every
 ReLU whether stable or not, dense layer matrices (a conv as its dense Toeplitz matrix), and every expression
 built element by element with ``+=``. Same bounds (``config.bounds``), loss and sparsity term as
-:mod:`benchmark.mip`, so both reach the same optimal objective (``tests/test_mip_reference.py`` checks it).
+:mod:`benchmark.mip`, so both reach the same optimal objective (``tests/mip/test_mip_reference.py`` checks it).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from torch import nn
 from benchmark.mip.bounds import interval_bounds
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.objective import layer_normaliser
-from benchmark.models import prunable_layers
+from benchmark.nn.models import prunable_layers
 
 
 def dense_matrix(module: nn.Module, in_shape: torch.Size) -> tuple[np.ndarray, np.ndarray]:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import torch
 
-from benchmark.experiment import load_data
 from benchmark.mip.config import MIPConfig
 from benchmark.mip.scorer import score_network
 from benchmark.perf.decoupled_instance import run, write_table
+from benchmark.pipeline.experiment import load_data
 from benchmark.regression.fixtures import load_fixture
 from datasets import pick_one_per_class
 

@@ -21,7 +21,6 @@ import time
 import pyscipopt as scip
 import torch
 
-from benchmark.experiment import load_data
 from benchmark.mip.config import PROPAGATIONS, MIPConfig
 from benchmark.mip.decoupled import block_problem
 from benchmark.mip.rounding import rounding_start
@@ -29,6 +28,7 @@ from benchmark.mip.scorer import build_model
 from benchmark.mip.solve import offer_start, solve
 from benchmark.perf.block_build import first_per_class
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
+from benchmark.pipeline.experiment import load_data
 from benchmark.regression.fixtures import load_fixture
 from datasets import pick_one_per_class
 

@@ -19,8 +19,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchmark.models import build_model
-from benchmark.threads import available_cores, configure_threads
+from benchmark.nn.models import build_model
+from benchmark.nn.threads import available_cores, configure_threads
 from datasets import DatasetError, InMemoryLoader, load_splits, resolve_data_root
 
 

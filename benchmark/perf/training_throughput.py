@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import torchvision
 from torchvision import transforms
 
-from benchmark.models import build_model
+from benchmark.nn.models import build_model
 from datasets import InMemoryLoader, load_splits, resolve_data_root
 
 

@@ -15,17 +15,16 @@ from pathlib import Path
 
 import torch
 
-from benchmark.errors import TicketbenchError
-from benchmark.harness.executors import make_executor
-from benchmark.harness.plan import Job, plan_suite
-from benchmark.harness.runner import run_suite
-from benchmark.harness.stage_context import StageEnv, clear_caches
-from benchmark.harness.suites import Suite, load_suite
+from benchmark.core.errors import TicketbenchError
+from benchmark.pipeline.executors import make_executor
+from benchmark.pipeline.plan import Job, plan_suite
+from benchmark.pipeline.runner import run_suite
+from benchmark.pipeline.stage_context import StageEnv, clear_caches
+from benchmark.pipeline.suites import Suite, load_suite
 from datasets.root import CACHE_ENV
 
 SUITES_DIR = Path(__file__).parent / "suites"
 SUITE_FILES = ("fc3-mnist.toml", "lenet5-mnist.toml")
-TRANSFERRED = ("mip",)  # methods whose transferred ticket is recorded
 
 
 class RegressionError(TicketbenchError):
@@ -50,7 +49,8 @@ def load_suites(paths: tuple[Path, ...] | None = None, seeds: tuple[int, ...] | 
 def select(suite: Suite) -> list[Selected]:
     """The recorded stages of ``suite``: per source (model, dataset, seed), the dense training, every method's
     primary point evaluated without (and, when the suite fine-tunes, after) fine-tuning, and the transferred
-    tickets of the methods in ``TRANSFERRED``."""
+    tickets pruned at an operating point of their own (not those at another method's per-layer counts), so that
+    no method is named here."""
     sources = {(model, dataset) for model, dataset in suite.pairs()}
     out = []
     for job in plan_suite(suite):
@@ -62,7 +62,7 @@ def select(suite: Suite) -> list[Selected]:
             suffix = "-finetuned" if spec.finetune_epochs else ""
             out.append(Selected(f"{train.model}-{train.dataset}-{job.method}{suffix}", train.seed, job))
         elif (job.kind == "transfer" and job.primary and spec.control == "ticket"
-              and job.method in TRANSFERRED):
+              and not job.at.matched):
             train = spec.prune.train
             out.append(Selected(f"{train.model}-{train.dataset}-{job.method}-to-{spec.target.dataset}",
                                 train.seed, job))

@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark.config import TrainConfig
+from benchmark.core.config import TrainConfig
 from benchmark.mip.config import MIPConfig
-from benchmark.models import build_model
+from benchmark.nn.models import build_model
 
 FIXTURES_DIR = Path(__file__).parent / "frozen"  # package data (see frozen/README.md)
 
@@ -80,7 +80,7 @@ def load_fixture(name: str, directory: Path = FIXTURES_DIR) -> Fixture:
 def write_fixture(name: str, data_dir: str | None, directory: Path = FIXTURES_DIR) -> Path:
     """Train (in a temporary model cache, one torch thread) the network of fixture ``name``, pick its MIP batch
     as the prune stage does, and write the fixture file; returns its path."""
-    from benchmark import experiment
+    from benchmark.pipeline import experiment
     from benchmark.regression.configs import isolated_run
 
     config = FIXTURE_CONFIGS[name]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark.config import canonical
-from benchmark.harness.stages import mask_digest
+from benchmark.core.config import canonical
+from benchmark.pipeline.stages import mask_digest
 from benchmark.regression.configs import RegressionError, Selected
 from benchmark.regression.solver_work import mask_bits
 from benchmark.store.artifacts import ArtifactDir

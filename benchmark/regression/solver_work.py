@@ -13,8 +13,8 @@ import hashlib
 
 import torch
 
-from benchmark.harness.stages import mask_digest
 from benchmark.mip.scorer import build_model, score_network
+from benchmark.pipeline.stages import mask_digest
 from benchmark.regression.fixtures import CASES, Fixture, SolverCase, load_fixture
 
 SOLVER_KEYS = ("scip_version", "status", "nodes", "lp_iterations", "binaries_before_stable_removal",

@@ -65,7 +65,7 @@ def markdown(spread: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Measure, write ``spread.json`` under ``--out`` (default: :func:`~.records.baselines_dir`) and print the
     table."""
-    from benchmark.threads import configure_threads
+    from benchmark.nn.threads import configure_threads
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])

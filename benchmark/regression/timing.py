@@ -81,11 +81,11 @@ def write_control(data_dir: Path, path: Path = CONTROL) -> Path:
     import shutil
     import tempfile
 
-    from benchmark.config import TrainConfig
-    from benchmark.experiment import prepare
+    from benchmark.core.config import TrainConfig
     from benchmark.mip.config import MIPConfig
     from benchmark.mip.scorer import score_network
-    from benchmark.threads import configure_threads
+    from benchmark.nn.threads import configure_threads
+    from benchmark.pipeline.experiment import prepare
 
     configure_threads(1, cores=1)
     exp = prepare(TrainConfig.paper("fc3", "mnist", epochs=5), data_dir=data_dir)

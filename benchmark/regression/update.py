@@ -6,7 +6,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.harness.suites import Suite
+from benchmark.nn.threads import configure_threads
+from benchmark.pipeline.suites import Suite
 from benchmark.regression.compare import (
     Check,
     accuracy_report,
@@ -30,7 +31,6 @@ from benchmark.regression.records import (
 from benchmark.regression.solver_work import solver_records
 from benchmark.store.db import ResultStore
 from benchmark.store.manifest import manifest
-from benchmark.threads import configure_threads
 
 
 def current_records(data_dir: str | Path | None, store_root: Path | None = None, suites: list[Suite] | None = None,
@@ -108,7 +108,7 @@ def update(yes: bool, data_dir: str | Path | None, directory: Path,
 
 def check(directory: Path, data_dir: str | Path | None = None, out: Callable[[str], None] = print) -> int:
     """Rerun the configurations and solver cases and compare them with the records in ``directory`` as CI does
-    (``tests/test_regression.py``); print what is off, or that nothing is. Returns the exit status: 1 if
+    (``tests/regression/test_regression.py``); print what is off, or that nothing is. Returns the exit status: 1 if
     anything is off."""
     directory = Path(directory)
     installed, platform = manifest(device="cpu", seed=None), read_platform_tolerances(directory)

@@ -12,7 +12,7 @@ every row  ``stage`` in {train, evaluate, retrain, transfer}; ``model``; ``datas
            ``seed`` (int); ``method`` (str, ``"dense"`` for train rows); ``point`` (str label of the
            operating point, for display: ``"tau=0.1"``, ``"sparsity=0.5"``, ``"match=mip"``; ``""`` for train
            rows); on evaluate, retrain and transfer rows optionally the point's facts
-           (:class:`benchmark.harness.plan.Point`): ``threshold``, ``sparsity``, ``scope``, ``matched`` (the
+           (:class:`benchmark.pipeline.plan.Point`): ``threshold``, ``sparsity``, ``scope``, ``matched`` (the
            method whose counts the mask keeps, ``""`` for none), ``matched_point`` (that method's point) and
            ``sweep``; rows without them (written before they existed) get ``matched`` and ``matched_point``
            from the label (:func:`benchmark.report.contract.with_point_columns`)

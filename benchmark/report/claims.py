@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from benchmark.core.paper import ABLATIONS, BASELINES, PAPER_METHOD
 from benchmark.report.contract import KEYS, dense_start_kept, stage_rows
 from benchmark.report.tables import in_reading_order, mean_std, pruning_per_seed, transfer_per_seed
 
@@ -23,9 +24,7 @@ PRECEDENCE = (REFUTED, NOT_MEASURED, INSUFFICIENT, INCONCLUSIVE, CONFIRMED)  # t
 CONFIDENCE = 0.95
 MIN_SEEDS = 3  # fewer paired seeds give no interval
 MARGINAL_PP = 1.0  # "marginal loss": at most this many percentage points below the reference
-ABLATIONS = ("random", "critical")
-BASELINES = ("snip", "magnitude", "lottery")
-MATCHED = "match=mip"
+MATCHED = f"match={PAPER_METHOD}"
 INTERNAL = ["_gap", "_headline"]  # columns of a judged table that feed the headline, not the evidence
 STATISTICS = (
     "Each evidence row pairs its two sides by seed (the dense and the pruned network of one seed; the MIP and "
@@ -182,7 +181,8 @@ def that_ran(rows: pd.DataFrame, frame: pd.DataFrame) -> tuple[pd.DataFrame, int
 
 def marginal_loss(frame: pd.DataFrame) -> Claim:
     """Claim 1: MIP pruning keeps accuracy with marginal loss, without fine-tuning."""
-    rows = stage_rows(frame, "evaluate").query("method == 'mip'")
+    rows = stage_rows(frame, "evaluate")
+    rows = rows[rows["method"].eq(PAPER_METHOD)]
     rows = rows[rows["primary"].ne(False)]  # the primary (paper's) point where rows say; a sweep trades accuracy
     rows = rows.groupby(list(KEYS), sort=False, as_index=False).first()  # one row per seed, fine-tuned or not
     rows, excluded = that_ran(rows, frame)
@@ -191,18 +191,20 @@ def marginal_loss(frame: pd.DataFrame) -> Claim:
                       "Passes when, at the MIP's primary operating point (the paper's λ and τ) and without "
                       f"fine-tuning, the interval of MIP − dense (the same seed's network) lies at or above "
                       f"−{MARGINAL_PP:g} pp, a loss of at most {MARGINAL_PP:g} point, for every model and dataset "
-                      f"(Table 1, method mip); fails when it lies below −{MARGINAL_PP:g} pp for one.",
+                      f"(Table 1, method {PAPER_METHOD}); fails when it lies below −{MARGINAL_PP:g} pp for one.",
                       judge(rows, ["model", "dataset", "point"], comparison), excluded=excluded)
 
 
 def matched_comparison(per_seed: pd.DataFrame, accuracy: str, methods: tuple[str, ...]) -> pd.DataFrame:
-    """Rows of ``methods`` at ``match=mip`` beside the MIP row (same model, dataset, seed, neuron fraction)."""
-    mip = per_seed.query("method == 'mip'")[["model", "dataset", "seed", "point", "neurons_removed", accuracy]]
-    others = per_seed[per_seed["method"].isin(methods) & per_seed["matched"].eq("mip")]
-    pairs = others.drop(columns="point").merge(mip, on=["model", "dataset", "seed"], suffixes=("", "_mip"))
+    """Rows of ``methods`` at :data:`MATCHED` beside the MIP row (same model, dataset, seed, neuron fraction),
+    the MIP's accuracy in column ``subject`` and theirs in ``baseline``."""
+    mip = per_seed[per_seed["method"].eq(PAPER_METHOD)]
+    mip = mip[["model", "dataset", "seed", "point", "neurons_removed", accuracy]]
+    others = per_seed[per_seed["method"].isin(methods) & per_seed["matched"].eq(PAPER_METHOD)]
+    pairs = others.drop(columns="point").merge(mip, on=["model", "dataset", "seed"], suffixes=("", "_paper"))
     same_point = pairs["matched_point"].fillna("").eq("") | pairs["matched_point"].eq(pairs["point"])
-    same_counts = np.isclose(pairs["neurons_removed"].astype(float), pairs["neurons_removed_mip"].astype(float))
-    return pairs[same_point & same_counts].rename(columns={accuracy: "baseline", f"{accuracy}_mip": "mip"})
+    same_counts = np.isclose(pairs["neurons_removed"].astype(float), pairs["neurons_removed_paper"].astype(float))
+    return pairs[same_point & same_counts].rename(columns={accuracy: "baseline", f"{accuracy}_paper": "subject"})
 
 
 def against_methods(frame: pd.DataFrame, accuracy: str, methods: tuple[str, ...], strictly_better: bool,
@@ -211,8 +213,8 @@ def against_methods(frame: pd.DataFrame, accuracy: str, methods: tuple[str, ...]
     −:data:`MARGINAL_PP`."""
     per_seed, excluded = that_ran(pruning_per_seed(frame), frame)
     pairs = matched_comparison(per_seed, accuracy, methods)
-    pairs = pairs.dropna(subset=["mip", "baseline"], how="all")  # points where neither side was measured
-    comparison = Comparison(("mip", "MIP"), ("baseline", "baseline"), 0.0 if strictly_better else -MARGINAL_PP,
+    pairs = pairs.dropna(subset=["subject", "baseline"], how="all")  # points where neither side was measured
+    comparison = Comparison(("subject", "MIP"), ("baseline", "baseline"), 0.0 if strictly_better else -MARGINAL_PP,
                             not strictly_better, "{method}")
     absent = [method for method in methods if method not in set(pairs["method"])]
     missing = f"no {', '.join(absent)} rows at {MATCHED} paired with a MIP row" if absent else ""
@@ -222,7 +224,8 @@ def against_methods(frame: pd.DataFrame, accuracy: str, methods: tuple[str, ...]
 
 def transfer(frame: pd.DataFrame) -> Claim:
     """Claim 3: MIP tickets rewound to θ₀ transfer about as well as dense training and better than random masks."""
-    per_seed = transfer_per_seed(frame).query("method == 'mip' and dataset != target_dataset")
+    per_seed = transfer_per_seed(frame)
+    per_seed = per_seed[per_seed["method"].eq(PAPER_METHOD) & per_seed["dataset"].ne(per_seed["target_dataset"])]
     per_seed, excluded = that_ran(per_seed, frame)
     keys = ["model", "dataset", "target_dataset", "point", "reference"]
     where = "{model}/{dataset}→{target_dataset} {point}"
@@ -232,7 +235,8 @@ def transfer(frame: pd.DataFrame) -> Claim:
                                                          ("random", "random mask", 0.0, False))]
     return make_claim("MIP masks rewound to θ₀ transfer to other datasets about as well as dense training, and "
                       "better than random masks with the same per-layer counts.",
-                      "Passes when, on every source → target pair (Table 2, method mip), the interval of ticket − "
+                      "Passes when, on every source → target pair (Table 2, method "
+                      f"{PAPER_METHOD}), the interval of ticket − "
                       f"dense on target (the dense network trained on the target, same seed) lies at or above "
                       f"−{MARGINAL_PP:g} pp and that of ticket − random mask (the same per-layer counts rewound to "
                       "the same θ₀) lies above 0 pp; fails when either lies wholly on the other side for one pair.",

@@ -1,19 +1,19 @@
 """The column contract of ``benchmark.report`` as code: which columns each stage's rows must carry, derived from the
-stages' typed records (:mod:`benchmark.records`: the fields each names as ``REPORTED``, required where the field
+stages' typed records (:mod:`benchmark.core.records`: the fields each names as ``REPORTED``, required where the field
 has no default) and the columns the report reads beyond them."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from benchmark.records import EvaluateRecord, RetrainRecord, TrainRecord, TransferRecord
+from benchmark.core.records import EvaluateRecord, RetrainRecord, TrainRecord, TransferRecord
 from benchmark.report import ReportError
 
 KEYS = ("model", "dataset", "seed", "method", "point")
 RECORDS = {"train": TrainRecord, "evaluate": EvaluateRecord, "retrain": RetrainRecord, "transfer": TransferRecord}
 COST = ("compacted_parameters", "macs", "latency_speedup_b1", "throughput_speedup_b256")  # neuron tickets
 SOLVER = ("solve_seconds", "binaries", "units", "solver.status", "solver.variables")  # the MIP's solver statistics
-# the operating point as facts (benchmark.harness.plan.Point); ``point`` is their display label
+# the operating point as facts (benchmark.pipeline.plan.Point); ``point`` is their display label
 POINT = ("threshold", "sparsity", "scope", "matched", "matched_point", "sweep")
 # what the report reads beyond the records' own fields: their flattened columns (the compacted ticket's cost, the
 # columns of a method's evaluation_columns hook: the MIP's), the operating point's facts and the primary flag

@@ -121,7 +121,7 @@ def environment() -> jinja2.Environment:
 
 def write_report(frame: pd.DataFrame, suite, out_dir: Path) -> Path:
     """Write tables (md, csv, tex), figures (png, pdf), ``claims.md`` and ``report.html`` under ``out_dir``; return
-    the page path. ``suite`` is the :class:`~benchmark.harness.suites.Suite` the rows belong to (its settings
+    the page path. ``suite`` is the :class:`~benchmark.pipeline.suites.Suite` the rows belong to (its settings
     fill "what was run"), or only its name."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -17,8 +17,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from benchmark.report import layers
+from benchmark.core.paper import TABLE_ORDER
 from benchmark.report.contract import stage_rows
-from benchmark.report.tables import METHOD_ORDER, in_reading_order, pruning_per_seed, transfer_per_seed
+from benchmark.report.tables import in_reading_order, pruning_per_seed, transfer_per_seed
 
 MIN_POINTS = 5  # ShrinkBench's rule: a curve needs at least five operating points
 ACCURACIES = {"pruned_accuracy": "without fine-tuning", "finetuned_accuracy": "fine-tuned",
@@ -28,7 +29,7 @@ REMOVED = "parameters removed (%, incl. dead outgoing weights)"
 
 def method_colours(methods) -> dict[str, tuple]:
     """One colour-blind-safe colour per method, stable across figures (the MIP always gets the first)."""
-    ordered = [*METHOD_ORDER, *sorted(set(methods) - set(METHOD_ORDER))]
+    ordered = [*TABLE_ORDER, *sorted(set(methods) - set(TABLE_ORDER))]
     return dict(zip(ordered, sns.color_palette("colorblind", len(ordered))))
 
 
@@ -198,8 +199,12 @@ def transfer_figure(frame: pd.DataFrame) -> Figure | None:
 
 def solve_time_figure(frame: pd.DataFrame) -> Figure | None:
     """MIP solve seconds against the program's size: its binaries where the program has any, else (relaxed
-    programs, the paper's setting) its variables, on log axes with plain numbers."""
-    mip = stage_rows(frame, "evaluate").query("method == 'mip'").dropna(subset=["solve_seconds"])
+    programs, the paper's setting) its variables, on log axes with plain numbers. The rows are those that carry
+    solver statistics (a method's ``evaluation_columns``), whichever method wrote them."""
+    mip = stage_rows(frame, "evaluate")
+    if "solve_seconds" not in mip:
+        return None
+    mip = mip.dropna(subset=["solve_seconds"])
     exact = mip["binaries"].fillna(0).gt(0).any()
     size, label = ("binaries", "binaries") if exact else ("solver.variables", "variables (relaxed: no binaries)")
     mip = mip.dropna(subset=[size]).drop_duplicates(["model", "dataset", "seed", size, "solve_seconds"])  # one

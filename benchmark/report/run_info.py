@@ -2,7 +2,7 @@
 as the prune rows stored them, for the report's first section.
 
 The suite (when the report is made from one) says what was asked; the stored rows say what ran. Training settings
-come from the suite's resolved :class:`~benchmark.config.TrainConfig` (the rows record only the epochs); method
+come from the suite's resolved :class:`~benchmark.core.config.TrainConfig` (the rows record only the epochs); method
 options come from the prune rows' ``options.*`` columns, so a store made by other settings shows those.
 """
 
@@ -89,7 +89,7 @@ def epochs_as_run(frame: pd.DataFrame) -> str:
 
 
 def run_info(frame: pd.DataFrame, suite=None) -> RunInfo:
-    """What was run, from ``suite`` (a :class:`~benchmark.harness.suites.Suite`, or None) and the stored rows."""
+    """What was run, from ``suite`` (a :class:`~benchmark.pipeline.suites.Suite`, or None) and the stored rows."""
     info = RunInfo(methods=method_options(frame))
     if suite is not None:
         info.facts = suite_facts(suite)

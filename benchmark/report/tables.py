@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmark.core.paper import TABLE_ORDER
 from benchmark.report.contract import KEYS, dense_start_kept, stage_rows
 from benchmark.store.export import markdown_table
 
-METHOD_ORDER = ("mip", "magnitude", "snip", "lottery", "random", "critical")
 MATCHED = ("matched", "matched_point")  # which method's counts a row keeps, at which of its points
 POINT_KEYS = {"model": "Model", "dataset": "Dataset", "method": "Method", "point": "Point"}
 TABLE1_COLUMNS = {
@@ -62,12 +62,13 @@ def tally(values: pd.Series) -> str:
 
 
 def in_reading_order(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Rows sorted by ``by``, with the methods in :data:`METHOD_ORDER` (the MIP first) and others after."""
+    """Rows sorted by ``by``, with the methods in the paper's order (:data:`benchmark.core.paper.TABLE_ORDER`, the
+    MIP first) and others after."""
 
     def method_rank(column: pd.Series) -> pd.Series:
         if column.name != "method":
             return column
-        return column.map(lambda m: f"{METHOD_ORDER.index(m):02d}" if m in METHOD_ORDER else f"99 {m}")
+        return column.map(lambda m: f"{TABLE_ORDER.index(m):02d}" if m in TABLE_ORDER else f"99 {m}")
 
     return table.sort_values(by, key=method_rank).reset_index(drop=True)
 

@@ -1,6 +1,6 @@
 """Stage artifacts beside the results database: ``root/artifacts/<hash>/<name>``, each written atomically.
 
-Only the driver of a run writes here (:mod:`benchmark.harness.runner`): a stage in a worker reads and writes a
+Only the driver of a run writes here (:mod:`benchmark.pipeline.runner`): a stage in a worker reads and writes a
 :class:`MemoryArtifacts` view, which holds the files the driver passed in and collects what the stage saves, as
 bytes, for the driver to write. Both serialise alike (:class:`Artifacts`), so an artifact's bytes do not depend
 on where it was made. A file is written under a hidden temporary name in its final directory and renamed into

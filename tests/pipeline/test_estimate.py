@@ -1,0 +1,39 @@
+"""The dry-run estimate of decoupled blocks: each costs its build time (measured per block at full width) plus its
+time limit, less at reduced width, with fewer samples and under local bounds, never below the fixed cost."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from benchmark.mip import estimate as mip_estimate
+from benchmark.pipeline import estimate
+from benchmark.pipeline.plan import plan_suite
+from benchmark.pipeline.suites import load_suite
+
+SUITE = Path(__file__).parents[1] / "suites" / "decoupled.toml"
+
+
+def _block_jobs(width_divisor: int, block_bounds: str, n_samples: int = 10):
+    jobs = [job for job in plan_suite(load_suite(str(SUITE))) if job.kind == "block"]
+    return [dataclasses.replace(job, spec=dataclasses.replace(job.spec, prune=dataclasses.replace(
+        job.spec.prune, train=dataclasses.replace(job.spec.prune.train, width_divisor=width_divisor),
+        options=dataclasses.replace(job.spec.prune.options, block_bounds=block_bounds, n_samples=n_samples))))
+        for job in jobs]
+
+
+def test_a_full_width_block_costs_its_measured_build_plus_its_time_limit():
+    jobs = _block_jobs(1, "network")
+    limit = jobs[0].spec.prune.options.time_limit
+    work = [estimate.job_seconds(job, "cpu") - estimate.OVERHEAD["cpu"] for job in jobs]
+    assert work == pytest.approx([seconds + limit for seconds in mip_estimate.BLOCK_BUILD_SECONDS])
+
+
+def test_narrower_networks_smaller_batches_and_local_bounds_build_faster_down_to_the_fixed_cost():
+    def build(*args):
+        return [mip_estimate.block_build_seconds(job.spec) for job in _block_jobs(*args)]
+
+    full, floor = build(1, "network"), min(mip_estimate.BLOCK_BUILD_SECONDS)
+    assert build(8, "network") == pytest.approx([max(floor, f / 64) for f in full])
+    assert build(1, "network", 20) == pytest.approx([2 * f for f in full])  # the work grows with the batch
+    assert build(1, "local") == [floor] * len(full)
