@@ -1,6 +1,7 @@
 """The regression configurations: small suites run through the harness, and the stages whose results are recorded.
 
-The suites live in ``suites/`` beside this module. Every stage runs inline on one torch thread (and SCIP on one
+The suites are presets like any other (``benchmark/pipeline/suites/regression-*.toml``, the one place presets
+live), so ``ticketbench run regression-fc3`` runs one by hand. Every stage runs inline on one torch thread (and SCIP on one
 thread), with a fresh model cache, so the records depend only on the code, the data and the library versions.
 """
 
@@ -23,8 +24,7 @@ from benchmark.pipeline.stage_context import StageEnv, clear_caches
 from benchmark.pipeline.suites import Suite, load_suite
 from datasets.root import CACHE_ENV
 
-SUITES_DIR = Path(__file__).parent / "suites"
-SUITE_FILES = ("fc3-mnist.toml", "lenet5-mnist.toml")
+SUITE_NAMES = ("regression-fc3", "regression-lenet5")
 
 
 class RegressionError(TicketbenchError):
@@ -41,8 +41,9 @@ class Selected:
 
 
 def load_suites(paths: tuple[Path, ...] | None = None, seeds: tuple[int, ...] | None = None) -> list[Suite]:
-    """The regression suites (default: ``SUITE_FILES``), with their seeds replaced by ``seeds`` if given."""
-    suites = [load_suite(str(path)) for path in (paths or [SUITES_DIR / name for name in SUITE_FILES])]
+    """The regression suites (default: the presets ``SUITE_NAMES``), with their seeds replaced by ``seeds`` if
+    given."""
+    suites = [load_suite(str(path)) for path in (paths or SUITE_NAMES)]
     return [dataclasses.replace(suite, seeds=tuple(seeds)) if seeds else suite for suite in suites]
 
 

@@ -34,8 +34,10 @@ def list_suites() -> None:
     """Every preset suite: name and description."""
     from benchmark.pipeline.suites import available_suites, load_suite
 
-    for name, path in available_suites().items():
-        print(f"{name:8s} {load_suite(str(path)).description}")
+    suites = available_suites()
+    width = max(map(len, suites), default=0)
+    for name, path in suites.items():
+        print(f"{name:{width}s} {load_suite(str(path)).description}")
 
 
 LISTS = {"models": list_models, "datasets": list_datasets, "methods": list_methods, "suites": list_suites}
