@@ -1,8 +1,9 @@
 """The regression configurations: small suites run through the harness, and the stages whose results are recorded.
 
 The suites are presets like any other (``benchmark/pipeline/suites/regression-*.toml``, the one place presets
-live), so ``ticketbench run regression-fc3`` runs one by hand. Every stage runs inline on one torch thread (and SCIP on one
-thread), with a fresh model cache, so the records depend only on the code, the data and the library versions.
+live), so ``ticketbench run regression-fc3`` runs one by hand. Every stage runs inline on one torch thread (and
+SCIP on one thread), with a fresh model cache, so the records depend only on the code, the data and the library
+versions.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from benchmark.report import layers
 from benchmark.core.paper import TABLE_ORDER
+from benchmark.report import layers
 from benchmark.report.contract import stage_rows
 from benchmark.report.tables import in_reading_order, pruning_per_seed, transfer_per_seed
 
