@@ -215,7 +215,7 @@ def test_the_pipeline_does_not_import_the_mip(house, module):
 
 
 METHOD_NAMES = ("mip", "lottery", "snip", "magnitude", "critical")  # the built-in methods but ``random``
-QUOTED = re.compile(r"""(==|!=|\bin)\s*[(\[]?\s*(['"])(%s)\2""" % "|".join(METHOD_NAMES))  # a query's test
+QUOTED = re.compile(r"""(==|!=|\bin)\s*[(\[]?\s*(['"])(""" + "|".join(METHOD_NAMES) + r""")\2""")  # a query
 GENERIC = ("pipeline", "store", "report", "regression")  # the folders that never name a method
 
 
