@@ -175,6 +175,7 @@ def run_transfer(job: Job, env: StageEnv, inputs: StageInputs) -> TransferRecord
     return TransferRecord(spec.target.dataset, spec.control, spec.target.epochs, accuracy,
                           **experiment.removed(exp.trained.model, result))
 
+
 STAGES = {"train": run_train, "prune": run_prune, "evaluate": run_evaluate, "retrain": run_retrain,
           "transfer": run_transfer}
 
