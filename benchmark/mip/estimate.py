@@ -6,13 +6,21 @@ from __future__ import annotations
 from benchmark.core.specs import BlockSpec, HeadsSpec, PruneSpec
 
 FULL_WIDTH_WARNING = ("the full-width VGG-16 blocks' build times were measured on a weakly trained network "
-                      "(results/paper-gpu/block_build_cpu.md); a fully trained one leaves more ReLUs unstable "
-                      "under block_bounds=network, so their estimate is a lower bound")
+                      "({}); a fully trained one leaves more ReLUs unstable under block_bounds=network, so their "
+                      "estimate is a lower bound")
+MEASURED_IN = {"interval": "results/paper-gpu/block_build_cpu.md",
+               "symbolic": "results/vgg16-blocks/block_solve_cpu.md"}
 # seconds to build each decoupled VGG-16 sub-MIP at full width under block_bounds=network with N=10, one CPU thread
 # (benchmark.perf.block_build, results/paper-gpu/block_build_cpu.md); the work grows with N, a block of a VGG of
 # width/d has about d^2 times fewer terms, and under block_bounds=local every block is about as small as the
 # smallest, whose time is mostly fixed cost and the least any block takes
 BLOCK_BUILD_SECONDS = (2.7, 2.8, 2.6, 3.5, 14.6, 44.4, 77.1, 79.3, 79.5, 73.1, 27.9, 29.8, 7.6)
+# the same under bound_propagation = "symbolic" (benchmark.perf.block_solve, results/vgg16-blocks/block_solve_cpu.md;
+# wall seconds on a 2-core machine beside other jobs, so on the high side), given the network's bounds at the block's
+# input; a block stage past the first makes those itself, a symbolic pass through the whole network for its own
+# batch (its head picks the images), which took SYMBOLIC_NETWORK_SECONDS at N=10
+SYMBOLIC_BUILD_SECONDS = (216.0, 685.7, 501.7, 649.4, 231.0, 615.1, 429.8, 84.3, 219.0, 210.5, 65.8, 70.5, 52.6)
+SYMBOLIC_NETWORK_SECONDS = 1500.0
 # seconds per MIP solve (N=10, one thread): (model, loss)
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
                ("lenet5", "margin"): 15, ("lenet5", "ce"): 135}
@@ -28,11 +36,14 @@ def prune_seconds(spec: PruneSpec, epoch_seconds) -> float:
 
 
 def block_build_seconds(spec: BlockSpec) -> float:
-    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.core.specs.BlockSpec` (VGG-16's blocks)."""
+    """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.core.specs.BlockSpec` (VGG-16's blocks),
+    under symbolic bounds with the network's pass that a block past the first makes first."""
     options, floor = spec.prune.options, min(BLOCK_BUILD_SECONDS)
     if options.block_bounds != "network":
         return floor
-    seconds = BLOCK_BUILD_SECONDS[min(spec.block, len(BLOCK_BUILD_SECONDS) - 1)]
+    symbolic = options.bound_propagation == "symbolic"
+    table = SYMBOLIC_BUILD_SECONDS if symbolic else BLOCK_BUILD_SECONDS
+    seconds = table[min(spec.block, len(table) - 1)] + (SYMBOLIC_NETWORK_SECONDS if symbolic and spec.block else 0.0)
     return max(floor, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
 
 
@@ -48,5 +59,5 @@ def stage_seconds(kind: str, spec: HeadsSpec | BlockSpec, epoch_seconds) -> floa
 def stage_note(kind: str, spec: HeadsSpec | BlockSpec) -> str:
     """The caveat of a full-width block's estimate under network bounds (measured on a weakly trained net)."""
     if kind == "block" and spec.prune.train.width_divisor == 1 and spec.prune.options.block_bounds == "network":
-        return FULL_WIDTH_WARNING
+        return FULL_WIDTH_WARNING.format(MEASURED_IN[spec.prune.options.bound_propagation])
     return ""

@@ -14,11 +14,12 @@ from benchmark.pipeline.suites import load_suite
 SUITE = Path(__file__).parents[1] / "suites" / "decoupled.toml"
 
 
-def _block_jobs(width_divisor: int, block_bounds: str, n_samples: int = 10):
+def _block_jobs(width_divisor: int, block_bounds: str, n_samples: int = 10, propagation: str = "interval"):
     jobs = [job for job in plan_suite(load_suite(str(SUITE))) if job.kind == "block"]
     return [dataclasses.replace(job, spec=dataclasses.replace(job.spec, prune=dataclasses.replace(
         job.spec.prune, train=dataclasses.replace(job.spec.prune.train, width_divisor=width_divisor),
-        options=dataclasses.replace(job.spec.prune.options, block_bounds=block_bounds, n_samples=n_samples))))
+        options=dataclasses.replace(job.spec.prune.options, block_bounds=block_bounds, n_samples=n_samples,
+                                    bound_propagation=propagation))))
         for job in jobs]
 
 
@@ -37,3 +38,14 @@ def test_narrower_networks_smaller_batches_and_local_bounds_build_faster_down_to
     assert build(8, "network") == pytest.approx([max(floor, f / 64) for f in full])
     assert build(1, "network", 20) == pytest.approx([2 * f for f in full])  # the work grows with the batch
     assert build(1, "local") == [floor] * len(full)
+
+
+def test_a_symbolic_block_past_the_first_adds_the_networks_pass_to_its_measured_build():
+    jobs = _block_jobs(1, "network", propagation="symbolic")
+    build = [mip_estimate.block_build_seconds(job.spec) for job in jobs]
+    passes = [0.0] + [mip_estimate.SYMBOLIC_NETWORK_SECONDS] * (len(jobs) - 1)  # block 0 takes the input box
+    assert build == pytest.approx([b + p for b, p in zip(mip_estimate.SYMBOLIC_BUILD_SECONDS, passes)])
+    narrow = [mip_estimate.block_build_seconds(job.spec) for job in _block_jobs(8, "network", propagation="symbolic")]
+    assert narrow == pytest.approx([max(min(mip_estimate.BLOCK_BUILD_SECONDS), b / 64) for b in build])
+    assert [note for note in estimate.notes(jobs) if "measured on a weakly trained network" in note] == [
+        mip_estimate.FULL_WIDTH_WARNING.format("results/vgg16-blocks/block_solve_cpu.md")]
