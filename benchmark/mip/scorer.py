@@ -82,6 +82,7 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
     if config.rounding_start:
         heuristic = rounding_start(encoded.builder, config)
     outcome, x, start_accepted = solve(encoded.builder, config)
+    fallback = outcome.pop("warnings", ())  # auto's first solver returned nothing usable (benchmark.mip.solvers)
     scores = {name: torch.from_numpy(x[ids]).clamp(0.0, 1.0) for name, ids in encoded.scores.items()}
     mask, guarded = threshold_mask(scores, threshold)
     counts = encoded.relu_counts
@@ -98,7 +99,7 @@ def score_network(model: nn.Sequential, inputs: torch.Tensor, labels: torch.Tens
         rounding_start_objective=heuristic.objective,
         threshold=threshold,
         empty_layer_guard=tuple(guarded),
-        warnings=limit_warnings(outcome["status"], scores),
+        warnings=(*fallback, *limit_warnings(outcome["status"], scores)),
     )
     return MIPResult(scores, mask, solver)
 

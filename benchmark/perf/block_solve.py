@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--blocks", type=int, nargs="*", default=None, help="blocks to solve (default: all)")
     parser.add_argument("--exact", action="store_true", help="the exact program, with the rounding start")
     parser.add_argument("--time-limit", type=float, default=600.0, help="solver limit per block, seconds")
+    parser.add_argument("--solver", default="auto", choices=("auto", "scip", "highs", "clarabel"),
+                        help="the program's solver (MIPConfig.solver; default: auto)")
     parser.add_argument("--work", type=Path, required=True, help="keeps the network bounds and finished rows")
     add_arguments(parser, width_divisor=1, epochs=3, train_limit=6000)
     parser.set_defaults(bound_propagation="symbolic")
@@ -111,11 +113,13 @@ def main(argv: list[str] | None = None) -> None:
     instance = load_instance(args, time_limit=args.time_limit)
     if args.exact:
         instance.config = dataclasses.replace(instance.config, relaxed=False, rounding_start=True)
+    instance.config = dataclasses.replace(instance.config, solver=args.solver)
     network_box_bounds(instance, args.work)
     program = "exact" if args.exact else "relaxed"
     table = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for k in args.blocks if args.blocks is not None else range(len(instance.heads) + 1):
-        done = args.work / f"block{k}_{program}_{args.time_limit:g}.json"
+        solver = "" if args.solver == "auto" else f"_{args.solver}"
+        done = args.work / f"block{k}_{program}{solver}_{args.time_limit:g}.json"
         if not done.exists():
             problem = block_problem(instance.trained.model, instance.heads, instance.splits.val, instance.config,
                                     k, first_per_class)

@@ -2,6 +2,7 @@
 and scores on SCIP, HiGHS and Clarabel; ``solver="auto"`` picks per program; a solver that cannot run a program
 is refused in one line; the statistics say which solver ran, its version and its status."""
 
+import re
 from importlib import metadata
 
 import numpy as np
@@ -15,6 +16,7 @@ from benchmark.core.errors import ConfigError, SolverError
 from benchmark.methods import ScoringContext, prune
 from benchmark.mip import clarabel_cone, highs, solvers
 from benchmark.mip.config import MIPConfig
+from benchmark.mip.instance import Run
 from benchmark.mip.scorer import build_model, score_network
 
 SOLVERS = {"margin": ("scip", "highs", "clarabel"), "ce": ("scip", "clarabel")}
@@ -162,3 +164,20 @@ def test_the_solver_setting_keeps_existing_config_hashes():
     assert config_hash(MIPConfig()) == "10486e4aba6a30b8"
     assert config_hash(MIPConfig(loss="margin", relaxed=True, node_limit=20000)) == "837ee71af707d664"
     assert config_hash(MIPConfig(solver="auto")) == config_hash(MIPConfig()) != config_hash(MIPConfig(solver="scip"))
+
+
+def test_auto_hands_a_program_its_first_solver_cannot_solve_to_scip(trained_fc3, mip_batch, monkeypatch):
+    """Clarabel stalling (as on full-width VGG-16 blocks) under ``auto``: SCIP solves the same program, and the
+    statistics say so; a config that names Clarabel still gets the one-line error."""
+    model = trained_fc3[1].model
+    direct = _solve(model, mip_batch, "ce", "scip", 3)
+    stalled = Run("insufficientprogress", 1.0, 0.9, 7, 2.5, None)
+    monkeypatch.setattr(clarabel_cone, "solve", lambda instance, config, **options: stalled)
+    result = _solve(model, mip_batch, "ce", "auto", 3)
+    assert result.solver.solver == "scip" and result.solver.status == "optimal"
+    assert result.solver.primal_bound == pytest.approx(direct.solver.primal_bound, rel=1e-9)
+    assert all(torch.equal(result.mask[name], direct.mask[name]) for name in direct.mask)
+    assert re.fullmatch(r"clarabel found no usable solution \(status: insufficientprogress, after [\d.]+ s\); SCIP "
+                        r"solved the same program instead \(solver = auto\)", result.solver.warnings[0])
+    with pytest.raises(SolverError, match=r"^clarabel found no usable solution \(status: insufficientprogress"):
+        _solve(model, mip_batch, "ce", "clarabel", 3)
