@@ -68,11 +68,11 @@ def size(instance: Instance) -> str:
 
 def rows_for(label: str, instance: Instance, config: MIPConfig) -> list[str]:
     """One table row per variant of SCIP's presolve on ``instance``."""
-    out = []
+    out, described = [], size(instance)
     for variant, parameters in VARIANTS.items():
         found = presolve(instance, config, parameters)
         costliest = sorted(found["times"].items(), key=lambda kv: -kv[1])[:TOP]
-        out.append(f"| {label} | {size(instance)} | {variant} | {found['seconds']:.2f} | {found['status']} | "
+        out.append(f"| {label} | {described} | {variant} | {found['seconds']:.2f} | {found['status']} | "
                    f"{found['left'][0]:,} / {found['left'][1]:,} | "
                    + ", ".join(f"{name} {seconds:.2f}" for name, seconds in costliest if seconds) + " |")
         print(out[-1], flush=True)
