@@ -29,7 +29,7 @@ SOLVERS = ("auto", "scip", "highs", "clarabel")
 PROGRAM_SOLVERS = {
     "mip": ("scip",),  # binary ReLU indicators: branch and bound
     "lp": ("highs", "clarabel", "scip"),  # relaxed, margin loss: a linear program
-    "expcone": ("clarabel", "scip"),  # relaxed, ce loss: an exponential-cone program
+    "expcone": ("clarabel", "highs", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: outer approximation)
 }
 PROGRAM_NAMES = {"mip": "the exact MIP (binary ReLU indicators)", "lp": "the relaxed margin LP",
                  "expcone": "the relaxed ce exponential-cone program"}
@@ -84,9 +84,9 @@ class MIPConfig:
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
     solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
-                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program; SCIP where "
-                                  "that one returns no usable point), 'scip' (any), 'highs' (relaxed margin only) or "
-                                  "'clarabel' (relaxed only)", SOLVERS)
+                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program; the next "
+                                  "of PROGRAM_SOLVERS where one returns no usable point), 'scip' (any), 'highs' "
+                                  "(relaxed only; ce by outer approximation) or 'clarabel' (relaxed only)", SOLVERS)
     rounding_start: bool = setting(False, "exact program: before SCIP solves, round the ReLU indicators of the "
                                           "relaxed program's solution, fix them, re-solve the continuous part "
                                           "(HiGHS or Clarabel) and offer that point to SCIP as a start "

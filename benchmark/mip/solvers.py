@@ -4,10 +4,11 @@ SCIP runs every program, on its SCIP model (:mod:`.solve`); HiGHS the relaxed ma
 Clarabel the relaxed programs (:mod:`.clarabel_cone`), from the same recorded instance. Every solver's outcome
 has the fields of :class:`~benchmark.core.records.SolverStats` that SCIP reports, statuses in SCIP's words.
 
-Under ``solver = "auto"`` a relaxed program goes to the measured fastest solver first, and to SCIP, which runs
-every program, where that one returns no usable point: on full-width VGG-16 blocks Clarabel stalls near the ce
-optimum (``insufficientprogress``) where SCIP certifies it in seconds (``results/vgg16-blocks/block_solve_cpu.md``).
-SCIP then gets a time limit of its own, and the outcome says what happened first (``warnings``).
+Under ``solver = "auto"`` a relaxed program goes to the measured fastest solver first, and down the program's list
+of solvers (:data:`~benchmark.mip.config.PROGRAM_SOLVERS`, ending with SCIP, which runs every program) where one
+returns no usable point: on full-width VGG-16 blocks Clarabel stalls near the ce optimum
+(``insufficientprogress``) where HiGHS's outer approximation certifies it (``results/vgg16-blocks/block_solve_cpu.md``).
+Each solver gets a time limit of its own, and the outcome says what happened first (``warnings``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from benchmark.core.errors import SolverError
 from benchmark.mip import clarabel_cone, highs
 from benchmark.mip import solve as scip_solver
 from benchmark.mip.affine import Builder
-from benchmark.mip.config import MIPConfig
+from benchmark.mip.config import PROGRAM_SOLVERS, MIPConfig
 from benchmark.mip.instance import Instance, Run
 
 BACKENDS = {"highs": highs, "clarabel": clarabel_cone}
@@ -92,18 +93,27 @@ def _scip(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
 def solve(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
     """Solve the program; returns the outcome, every variable's value, and whether the solver took the dense
     network as its start (SCIP only). Under ``solver = "auto"`` a solver that returns no usable point hands the
-    program to SCIP (the outcome's ``warnings`` say so, and its seconds count both); a solver named by the config
-    that does raises :class:`SolverError`."""
-    if config.backend == "scip":
-        return _scip(builder, config)
-    backend = BACKENDS[config.backend]
-    run = solve_by_rows(backend, builder.instance, config)
-    if run.status in USABLE and run.x is not None:
-        return outcome(run, builder.instance, config.backend, backend.version()), run.x, False
-    failed = f"{config.backend} found no usable solution (status: {run.status}, after {run.seconds:.1f} s)"
-    if config.solver != "auto":
-        raise SolverError(f"{failed}; raise --time-limit or use --solver scip")
-    scip_solver.configure(builder.scip.model, config)
-    found, x, accepted = _scip(builder, config)
-    return ({**found, "solve_seconds": found["solve_seconds"] + run.seconds,
-             "warnings": (f"{failed}; SCIP solved the same program instead (solver = auto)",)}, x, accepted)
+    program to the next of :data:`~benchmark.mip.config.PROGRAM_SOLVERS` (each with the whole time limit; the
+    outcome's ``warnings`` say so, and its seconds count them all); a solver named by the config that does raises
+    :class:`SolverError`."""
+    chain = PROGRAM_SOLVERS[config.program] if config.solver == "auto" else (config.solver,)
+    failures, seconds = [], 0.0
+    for name in chain:
+        if name == "scip":
+            if failures:
+                scip_solver.configure(builder.scip.model, config)
+            found, x, accepted = _scip(builder, config)
+        else:
+            backend = BACKENDS[name]
+            run = solve_by_rows(backend, builder.instance, config)
+            if run.status not in USABLE or run.x is None:
+                failures.append(f"{name} found no usable solution (status: {run.status}, after {run.seconds:.1f} s)")
+                seconds += run.seconds
+                continue
+            found, x, accepted = outcome(run, builder.instance, name, backend.version()), run.x, False
+        if failures:
+            found = {**found, "solve_seconds": found["solve_seconds"] + seconds,
+                     "warnings": tuple(f"{failure}; {name} solved the same program instead (solver = auto)"
+                                       for failure in failures)}
+        return found, x, accepted
+    raise SolverError(f"{failures[-1]}; raise --time-limit or use --solver scip")

@@ -55,9 +55,8 @@ def direct(backend, method: str, rows: bool):
 def variants(loss: str) -> dict:
     """The solvers timed on one program: label -> runner."""
     found = {"scip": scip}
-    methods = [("clarabel", clarabel_cone, m) for m in ("qdldl", "faer")]
-    if loss == "margin":
-        methods = [("highs", highs, m) for m in ("simplex", "ipm")] + methods
+    methods = [("highs", highs, m) for m in ("simplex", "ipm")] + [("clarabel", clarabel_cone, m)
+                                                                   for m in ("qdldl", "faer")]
     for name, backend, method in methods:
         for rows in (False, True):
             label = f"{name} {method}, {'row generation' if rows else 'all rows'}"

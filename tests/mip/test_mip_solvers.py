@@ -10,6 +10,7 @@ import pyscipopt
 import pytest
 import torch
 from scipy import sparse
+from scipy.special import logsumexp
 
 from benchmark.core.config import config_hash
 from benchmark.core.errors import ConfigError, SolverError
@@ -19,7 +20,7 @@ from benchmark.mip.config import MIPConfig
 from benchmark.mip.instance import Run
 from benchmark.mip.scorer import build_model, score_network
 
-SOLVERS = {"margin": ("scip", "highs", "clarabel"), "ce": ("scip", "clarabel")}
+SOLVERS = {"margin": ("scip", "highs", "clarabel"), "ce": ("scip", "clarabel", "highs")}
 SAMPLES = {"fc3": 5, "lenet5": 3}
 # max |score difference| to SCIP's: the ce objective is nearly flat along some scores, and SCIP's 1e-6 feasibility
 # tolerance on its exponential constraint moves them along that face: by up to ~6e-3 on one machine, 2.0e-2 (FC-3's
@@ -107,8 +108,8 @@ def test_auto_takes_the_measured_fastest_solver_per_program(relaxed, loss, chose
 
 
 @pytest.mark.parametrize("changes,message", [
-    ({"solver": "highs", "loss": "ce", "relaxed": True},
-     "solver 'highs' cannot run the relaxed ce exponential-cone program; use one of: auto, clarabel, scip"),
+    ({"solver": "highs", "loss": "ce"},
+     "solver 'highs' cannot run the exact MIP (binary ReLU indicators); use one of: auto, scip"),
     ({"solver": "highs", "loss": "margin"},
      "solver 'highs' cannot run the exact MIP (binary ReLU indicators); use one of: auto, scip"),
     ({"solver": "clarabel", "loss": "ce"}, "solver 'clarabel' cannot run the exact MIP"),
@@ -166,18 +167,69 @@ def test_the_solver_setting_keeps_existing_config_hashes():
     assert config_hash(MIPConfig(solver="auto")) == config_hash(MIPConfig()) != config_hash(MIPConfig(solver="scip"))
 
 
-def test_auto_hands_a_program_its_first_solver_cannot_solve_to_scip(trained_fc3, mip_batch, monkeypatch):
-    """Clarabel stalling (as on full-width VGG-16 blocks) under ``auto``: SCIP solves the same program, and the
-    statistics say so; a config that names Clarabel still gets the one-line error."""
+@pytest.mark.parametrize("stalled,taken", [(("clarabel",), "highs"), (("clarabel", "highs"), "scip")])
+def test_auto_hands_a_program_its_solver_cannot_solve_to_the_next(stalled, taken, trained_fc3, mip_batch,
+                                                                   monkeypatch):
+    """Clarabel stalling (as on full-width VGG-16 blocks) under ``auto``: HiGHS solves the same program, or SCIP
+    where HiGHS stalls too, and the statistics say so; a config that names Clarabel still gets the one-line
+    error."""
     model = trained_fc3[1].model
-    direct = _solve(model, mip_batch, "ce", "scip", 3)
-    stalled = Run("insufficientprogress", 1.0, 0.9, 7, 2.5, None)
-    monkeypatch.setattr(clarabel_cone, "solve", lambda instance, config, **options: stalled)
+    direct = _solve(model, mip_batch, "ce", taken, 3)
+    stall = Run("insufficientprogress", 1.0, 0.9, 7, 2.5, None)
+    for name in stalled:
+        monkeypatch.setattr(solvers.BACKENDS[name], "solve", lambda instance, config, **options: stall)
     result = _solve(model, mip_batch, "ce", "auto", 3)
-    assert result.solver.solver == "scip" and result.solver.status == "optimal"
+    assert result.solver.solver == taken and result.solver.status == "optimal"
     assert result.solver.primal_bound == pytest.approx(direct.solver.primal_bound, rel=1e-9)
     assert all(torch.equal(result.mask[name], direct.mask[name]) for name in direct.mask)
-    assert re.fullmatch(r"clarabel found no usable solution \(status: insufficientprogress, after [\d.]+ s\); SCIP "
-                        r"solved the same program instead \(solver = auto\)", result.solver.warnings[0])
+    assert len(result.solver.warnings) == len(stalled)
+    for name, warning in zip(stalled, result.solver.warnings):
+        assert re.fullmatch(rf"{name} found no usable solution \(status: insufficientprogress, after [\d.]+ s\); "
+                            rf"{taken} solved the same program instead \(solver = auto\)", warning)
     with pytest.raises(SolverError, match=r"^clarabel found no usable solution \(status: insufficientprogress"):
         _solve(model, mip_batch, "ce", "clarabel", 3)
+
+
+def test_a_tangent_plane_lies_below_the_log_sum_exp_and_touches_it_where_drawn():
+    """The outer approximation's cuts: ``t - p @ z >= side`` holds with equality at the point it is drawn at, and
+    ``lse(z) - p @ z >= side`` everywhere (a plane above the function would cut off feasible points); logits with a
+    softmax weight below :data:`highs.PLANE_TERM` are left out, and the plane still lies below."""
+    rng = np.random.default_rng(0)
+    z_ids = np.arange(1, 11)
+    for at in (rng.normal(0, 3, 10), np.r_[0.0, -40.0, rng.normal(0, 1, 8)]):
+        side, cols, vals = highs._tangent(0, z_ids, at)
+        assert cols[0] == 0 and vals[0] == 1.0 and np.all(vals[1:] < 0)
+        plane = dict(zip(cols[1:], -vals[1:]))
+        below = np.array([plane.get(k, 0.0) * v for k, v in zip(z_ids, at)]).sum()
+        assert logsumexp(at) == pytest.approx(side + below, abs=1e-11)  # touches
+        for z in rng.normal(0, 5, (200, 10)):
+            assert logsumexp(z) >= side + sum(plane.get(k, 0.0) * v for k, v in zip(z_ids, z)) - 1e-12
+    assert len(highs._tangent(0, z_ids, np.r_[0.0, -40.0, np.zeros(8)])[1]) == 10  # exp(-40) < PLANE_TERM: left out
+
+
+def test_the_outer_approximation_brackets_the_optimum_and_its_point_satisfies_every_log_sum_exp(trained_lenet,
+                                                                                               mip_batch):
+    """HiGHS on the ce program: the LP bound lies below the objective of its point, which satisfies every row and
+    every log-sum-exp (each ``t`` lifted to it), and the two agree with Clarabel's optimum to 1e-6."""
+    config = MIPConfig(loss="ce", relaxed=True, n_samples=3)
+    instance = build_model(trained_lenet[1].model, mip_batch[0][:3], mip_batch[1][:3], config)[0].builder.instance
+    run = solvers.solve_by_rows(highs, instance, config)
+    assert run.status == "optimal" and run.dual <= run.primal
+    assert run.primal == pytest.approx(float(instance.objective @ run.x + instance.offset), abs=1e-12)
+    assert all(logsumexp(run.x[c.z]) <= run.x[c.t] + highs.LSE_TOL for c in instance.log_sum_exps())
+    matrix, lo, hi = instance.linear_rows()
+    assert solvers.violations(matrix, lo, hi, run.x).max() <= solvers.ROW_TOL
+    cone = solvers.solve_by_rows(clarabel_cone, instance, config)
+    assert _relative(run.primal, cone.primal) < 1e-6 and _relative(run.dual, cone.primal) < 1e-6
+
+
+def test_planes_that_cut_off_nothing_end_in_a_stall_not_an_optimum(trained_fc3, mip_batch, monkeypatch):
+    """The outer approximation claims an optimum only when its gap closes: with planes that never bind, its bound
+    stays flat and it stops after :data:`highs.STALL_ROUNDS` rounds with a status that is not usable (``auto``
+    moves on to SCIP), long before its time limit."""
+    config = MIPConfig(loss="ce", relaxed=True, n_samples=2, time_limit=120.0)
+    instance = build_model(trained_fc3[1].model, mip_batch[0][:2], mip_batch[1][:2], config)[0].builder.instance
+    monkeypatch.setattr(highs, "_tangent", lambda t, z, at: (-1e6, np.array([t], dtype=np.int32), np.array([1.0])))
+    run = highs.solve(instance, config)
+    assert run.status == "insufficientprogress" not in solvers.USABLE and run.seconds < config.time_limit
+    assert run.dual < run.primal - 1e-3  # the gap stayed open
