@@ -29,7 +29,7 @@ SOLVERS = ("auto", "scip", "highs", "clarabel")
 PROGRAM_SOLVERS = {
     "mip": ("scip",),  # binary ReLU indicators: branch and bound
     "lp": ("highs", "clarabel", "scip"),  # relaxed, margin loss: a linear program
-    "expcone": ("clarabel", "highs", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: outer approximation)
+    "expcone": ("clarabel", "highs", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: by planes)
 }
 PROGRAM_NAMES = {"mip": "the exact MIP (binary ReLU indicators)", "lp": "the relaxed margin LP",
                  "expcone": "the relaxed ce exponential-cone program"}
