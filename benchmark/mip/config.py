@@ -31,6 +31,9 @@ PROGRAM_SOLVERS = {
     "lp": ("highs", "clarabel", "scip"),  # relaxed, margin loss: a linear program
     "expcone": ("clarabel", "highs", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: by planes)
 }
+# the decoupled sub-MIPs of a full-width VGG-16 order them otherwise: Clarabel stalls or runs out of time on 11 of
+# its 13 relaxed ce blocks, where HiGHS's planes certify the optimum (results/vgg16-blocks/block_solve_cpu.md)
+DECOUPLED_SOLVERS = {"expcone": ("highs", "clarabel", "scip")}
 PROGRAM_NAMES = {"mip": "the exact MIP (binary ReLU indicators)", "lp": "the relaxed margin LP",
                  "expcone": "the relaxed ce exponential-cone program"}
 PRESETS = {
@@ -84,9 +87,10 @@ class MIPConfig:
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
     solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
-                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program; the next "
-                                  "of PROGRAM_SOLVERS where one returns no usable point), 'scip' (any), 'highs' "
-                                  "(relaxed only; ce by outer approximation) or 'clarabel' (relaxed only)", SOLVERS)
+                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program, HiGHS for "
+                                  "a decoupled one; the next of solver_order where one returns no usable point), "
+                                  "'scip' (any), 'highs' (relaxed only; ce by outer approximation) or 'clarabel' "
+                                  "(relaxed only)", SOLVERS)
     rounding_start: bool = setting(False, "exact program: before SCIP solves, round the ReLU indicators of the "
                                           "relaxed program's solution, fix them, re-solve the continuous part "
                                           "(HiGHS or Clarabel) and offer that point to SCIP as a start "
@@ -110,9 +114,18 @@ class MIPConfig:
         return "lp" if self.loss == "margin" else "expcone"
 
     @property
+    def solver_order(self) -> tuple[str, ...]:
+        """The solvers that try the program in turn, each taking over where the one before returned no usable
+        point: :attr:`solver` alone, or for ``auto`` the measured order (:data:`PROGRAM_SOLVERS`, or
+        :data:`DECOUPLED_SOLVERS` for a decoupled program)."""
+        if self.solver != "auto":
+            return (self.solver,)
+        return (DECOUPLED_SOLVERS if self.decoupled else {}).get(self.program, PROGRAM_SOLVERS[self.program])
+
+    @property
     def backend(self) -> str:
-        """The solver that runs the program: :attr:`solver`, or for ``auto`` the fastest measured for it."""
-        return PROGRAM_SOLVERS[self.program][0] if self.solver == "auto" else self.solver
+        """The solver that runs the program first: :attr:`solver`, or for ``auto`` the fastest measured for it."""
+        return self.solver_order[0]
 
     def for_seed(self, seed: int) -> MIPConfig:
         """The settings a run of seed ``seed`` solves with: SCIP's seed shift is the run's seed plus

@@ -21,13 +21,13 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.instance import Instance, Run
+from benchmark.mip.instance import ROW_TOL, Instance, Run, violations
 
 METHOD = "simplex"  # HiGHS's LP method; "ipm" (interior point, then crossover) is measured against it
 ROWS_PER_ROUND = 0.5  # row generation's rows per variable and round (see benchmark.mip.solvers), measured
 OA_GAP = 1e-7  # the outer approximation stops when its gap is at most this, relative to max(1, |bound|) ...
 LSE_TOL = 1e-9  # ... or when no t lies further than this below its log-sum-exp
-FEASIBILITY = 1e-9  # HiGHS's primal and dual feasibility tolerances (its default 1e-7 leaves OA_GAP out of reach)
+FEASIBILITY = 1e-8  # HiGHS's primal and dual feasibility tolerances (its default 1e-7 leaves OA_GAP out of reach)
 STALL_ROUNDS = 20  # rounds in a row whose planes leave the LP's bound where it was: the approximation has stalled
 PLANE_TERM = 1e-12  # a tangent plane leaves out the logits whose softmax weight is below this (see _tangent)
 STATUSES = {"kOptimal": "optimal", "kTimeLimit": "timelimit", "kIterationLimit": "iterlimit",
@@ -105,27 +105,56 @@ def _lifted(instance: Instance, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lifted, below
 
 
+def generates_rows(instance: Instance) -> bool:
+    """Whether :func:`solve` adds the program's rows itself, as they are violated: for the ce program, whose
+    planes and rows then go into one LP, warm-started from round to round (row generation around the outer
+    approximation would start both over each round)."""
+    return bool(instance.log_sum_exps())
+
+
+def _add_violated(highs: highspy.Highs, rows, keep: np.ndarray, x: np.ndarray, count: int) -> int:
+    """Add to ``highs`` the (at most ``count``) rows left out (``~keep``) that ``x`` violates most; how many."""
+    matrix, lo, hi = rows
+    violation = violations(matrix, lo, hi, x)
+    violated = np.flatnonzero((violation > ROW_TOL) & ~keep)
+    chosen = np.sort(violated[np.argsort(-violation[violated])[:count]])
+    if len(chosen):
+        block = matrix[chosen]
+        highs.addRows(len(chosen), lo[chosen], hi[chosen], block.nnz, block.indptr[:-1].astype(np.int32),
+                      block.indices.astype(np.int32), block.data)
+        keep[chosen] = True
+    return len(chosen)
+
+
 def solve(instance: Instance, config: MIPConfig, method: str = METHOD) -> Run:
     """Solve the relaxed program with HiGHS's ``method`` on ``config.threads`` threads within
-    ``config.time_limit`` wall-clock seconds (HiGHS has no CPU clock): a linear program directly, log-sum-exp
-    epigraphs by outer approximation from the planes ``t >= z_k``, until the gap closes to :data:`OA_GAP` or no
-    ``t`` lies more than :data:`LSE_TOL` below its log-sum-exp (the gap is then at most that times the sum of the
-    t's costs). :data:`STALL_ROUNDS` rounds in a row whose planes do not raise the LP's bound end it as
-    ``insufficientprogress``, with the best point found: on a restricted row set the ce loss may have no minimum
-    (a logit free to grow), and row generation goes on from that point (:func:`benchmark.mip.solvers.solve_by_rows`
-    calls the program solved only when a usable status is returned)."""
+    ``config.time_limit`` wall-clock seconds (HiGHS has no CPU clock). A linear program is solved as it is. The ce
+    program's log-sum-exp epigraphs are approximated from the planes ``t >= z_k`` (outer approximation), and its
+    rows start from the equalities (row generation): each round adds the planes at the LP's point and the rows it
+    violates most (at most :data:`ROWS_PER_ROUND` per variable). It is optimal when the point violates no row and
+    the gap closes to :data:`OA_GAP`, or no ``t`` lies more than :data:`LSE_TOL` below its log-sum-exp (the gap
+    is then at most that times the sum of the t's costs). :data:`STALL_ROUNDS` rounds in a row that add no row
+    and do not raise the LP's bound end it as ``insufficientprogress``."""
     lses = instance.log_sum_exps()
+    rows = instance.linear_rows()
+    keep = rows[1] == rows[2] if lses else np.ones(len(rows[1]), dtype=bool)
     highs = _highs(config, method, planes=bool(lses))
     start = time.perf_counter()
-    highs.passModel(_lp(instance))
+    highs.passModel(_lp(instance.restricted(*rows, keep)))
     _add_rows(highs, [(0.0, np.array([c.t, k], dtype=np.int32), np.array([1.0, -1.0])) for c in lses for k in c.z])
     highs.setOptionValue("time_limit", float(config.time_limit))  # counts every run of this Highs (HiGHS < 2.0)
-    iterations, best, last, flat, x = 0, np.inf, -np.inf, 0, None
+    per_round = max(1, int(ROWS_PER_ROUND * instance.n_vars))
+    iterations, best, last, flat, cold, x = 0, np.inf, -np.inf, 0, False, None
     while True:
         highs.run()
         info = highs.getInfo()
         iterations += info.simplex_iteration_count + info.ipm_iteration_count + info.crossover_iteration_count
         status = STATUSES.get(highs.getModelStatus().name, "unknown")
+        if status == "unknown" and not cold:  # a warm start ended in numerical trouble: solve this round cold
+            highs.clearSolver()
+            cold = True
+            continue
+        cold = False
         if status != "optimal":
             feasible = not lses and info.primal_solution_status == highspy.kSolutionStatusFeasible
             x = np.array(highs.getSolution().col_value) if feasible else None
@@ -133,15 +162,16 @@ def solve(instance: Instance, config: MIPConfig, method: str = METHOD) -> Run:
             return Run(status, primal, -np.inf, iterations, time.perf_counter() - start, x)
         bound = info.objective_function_value
         point, below = _lifted(instance, np.array(highs.getSolution().col_value))
+        added = _add_violated(highs, rows, keep, point, per_round)
         value = float(instance.objective @ point + instance.offset)
-        if value < best:
+        if not added and value < best:
             best, x = value, point
         seconds = time.perf_counter() - start
-        if best - bound <= OA_GAP * max(1.0, abs(bound)) or not np.any(below > LSE_TOL):
+        if not added and (best - bound <= OA_GAP * max(1.0, abs(bound)) or not np.any(below > LSE_TOL)):
             return Run("optimal", best, bound, iterations, seconds, x)
-        flat = flat + 1 if bound <= last else 0  # a degenerate LP may keep its bound for a few rounds
-        if flat >= STALL_ROUNDS:  # its point is feasible: row generation may still add the rows it violates
-            return Run("insufficientprogress", best, bound, iterations, seconds, x)
+        flat = flat + 1 if not added and bound <= last else 0  # a degenerate LP may keep its bound a few rounds
+        if flat >= STALL_ROUNDS:
+            return Run("insufficientprogress", best, bound, iterations, seconds, None)
         if seconds >= config.time_limit:
             return Run("timelimit", best, bound, iterations, seconds, None)
         last = max(last, bound)

@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
+ROW_TOL = 1e-8  # a row is violated beyond ROW_TOL * max(1, |side|)
+
+
+def violations(matrix, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """How far ``x`` violates each row ``lo <= matrix @ x <= hi``, relative to ``max(1, |side|)`` (<= 0: not)."""
+    activity = matrix @ x
+    with np.errstate(invalid="ignore"):
+        return np.fmax((lo - activity) / np.maximum(1.0, np.abs(lo)), (activity - hi) / np.maximum(1.0, np.abs(hi)))
+
 
 @dataclass(frozen=True)
 class Rows:

@@ -5,8 +5,8 @@ Clarabel the relaxed programs (:mod:`.clarabel_cone`), from the same recorded in
 has the fields of :class:`~benchmark.core.records.SolverStats` that SCIP reports, statuses in SCIP's words.
 
 Under ``solver = "auto"`` a relaxed program goes to the measured fastest solver first, and down the program's list
-of solvers (:data:`~benchmark.mip.config.PROGRAM_SOLVERS`, ending with SCIP, which runs every program) where one
-returns no usable point: on full-width VGG-16 blocks Clarabel stalls near the ce optimum
+of solvers (:attr:`~benchmark.mip.config.MIPConfig.solver_order`, ending with SCIP, which runs every program) where
+one returns no usable point: on full-width VGG-16 blocks Clarabel stalls near the ce optimum
 (``insufficientprogress``) where HiGHS's outer approximation certifies it (``results/vgg16-blocks/block_solve_cpu.md``).
 Each solver gets a time limit of its own, and the outcome says what happened first (``warnings``).
 """
@@ -22,12 +22,11 @@ from benchmark.core.errors import SolverError
 from benchmark.mip import clarabel_cone, highs
 from benchmark.mip import solve as scip_solver
 from benchmark.mip.affine import Builder
-from benchmark.mip.config import PROGRAM_SOLVERS, MIPConfig
-from benchmark.mip.instance import Instance, Run
+from benchmark.mip.config import MIPConfig
+from benchmark.mip.instance import ROW_TOL, Instance, Run, violations
 
 BACKENDS = {"highs": highs, "clarabel": clarabel_cone}
 USABLE = ("optimal", "optimal_inaccurate")  # statuses whose point is taken (the official code took both)
-ROW_TOL = 1e-8  # a row is violated beyond ROW_TOL * max(1, |side|)
 
 
 def relative_gap(primal: float, dual: float) -> float:
@@ -50,20 +49,16 @@ def outcome(run: Run, instance: Instance, solver: str, version: str) -> dict:
             "solver": solver, "solver_version": version, "scip_version": "", "pyscipopt_version": ""}
 
 
-def violations(matrix, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """How far ``x`` violates each row ``lo <= matrix @ x <= hi``, relative to ``max(1, |side|)`` (<= 0: not)."""
-    activity = matrix @ x
-    with np.errstate(invalid="ignore"):
-        return np.fmax((lo - activity) / np.maximum(1.0, np.abs(lo)), (activity - hi) / np.maximum(1.0, np.abs(hi)))
-
-
 def solve_by_rows(backend, instance: Instance, config: MIPConfig, **options) -> Run:
     """``backend.solve`` with row generation: from the equality rows alone, solve, then add the most violated
     rows (at most ``backend.ROWS_PER_ROUND`` per variable), until the solution violates none (beyond
     :data:`ROW_TOL`). Each round is a relaxation, so its dual bound holds for the full program, and its solution,
     feasible for every row, is optimal. (LeNet-5's relaxed programs have some 15,000 rows on a few hundred
     variables, a few hundred of them active at the optimum: interior point slows down many times over on the
-    rows that are never active, and simplex too on the LP.)"""
+    rows that are never active, and simplex too on the LP.) A backend that generates the rows itself for this
+    program (:func:`benchmark.mip.highs.generates_rows`) gets the whole instance."""
+    if getattr(backend, "generates_rows", lambda instance: False)(instance):
+        return backend.solve(instance, config, **options)
     matrix, lo, hi = instance.linear_rows()
     keep = lo == hi
     per_round = max(1, int(backend.ROWS_PER_ROUND * instance.n_vars))
@@ -93,12 +88,11 @@ def _scip(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
 def solve(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
     """Solve the program; returns the outcome, every variable's value, and whether the solver took the dense
     network as its start (SCIP only). Under ``solver = "auto"`` a solver that returns no usable point hands the
-    program to the next of :data:`~benchmark.mip.config.PROGRAM_SOLVERS` (each with the whole time limit; the
+    program to the next of :attr:`~benchmark.mip.config.MIPConfig.solver_order` (each with the whole time limit; the
     outcome's ``warnings`` say so, and its seconds count them all); a solver named by the config that does raises
     :class:`SolverError`."""
-    chain = PROGRAM_SOLVERS[config.program] if config.solver == "auto" else (config.solver,)
     failures, seconds = [], 0.0
-    for name in chain:
+    for name in config.solver_order:
         if name == "scip":
             if failures:
                 scip_solver.configure(builder.scip.model, config)

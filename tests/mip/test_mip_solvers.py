@@ -105,6 +105,17 @@ def test_row_generation_reaches_the_all_rows_optimum_and_violates_no_row(trained
 def test_auto_takes_the_measured_fastest_solver_per_program(relaxed, loss, chosen):
     assert MIPConfig(loss=loss, relaxed=relaxed).backend == chosen
     assert MIPConfig(loss=loss, relaxed=relaxed, solver="scip").backend == "scip"
+    assert MIPConfig(loss=loss, relaxed=relaxed).solver_order[-1] == "scip"  # SCIP runs every program: the last resort
+    assert MIPConfig(loss=loss, relaxed=relaxed, solver="scip").solver_order == ("scip",)
+
+
+def test_auto_runs_the_decoupled_ce_blocks_on_highs_first():
+    """Measured on full-width VGG-16 blocks (results/vgg16-blocks/block_solve_cpu.md): Clarabel, the fastest on
+    LeNet-5, stalls on most of them, so a decoupled relaxed ce program goes to HiGHS first."""
+    assert MIPConfig(loss="ce", relaxed=True, decoupled=True).solver_order == ("highs", "clarabel", "scip")
+    assert MIPConfig(loss="ce", relaxed=True).solver_order == ("clarabel", "highs", "scip")
+    assert MIPConfig(loss="margin", relaxed=True, decoupled=True).solver_order == ("highs", "clarabel", "scip")
+    assert MIPConfig(loss="ce", relaxed=False, decoupled=True).solver_order == ("scip",)
 
 
 @pytest.mark.parametrize("changes,message", [
