@@ -140,7 +140,7 @@ def solve(instance: Instance, config: MIPConfig, method: str = METHOD) -> Run:
     keep = rows[1] == rows[2] if lses else np.ones(len(rows[1]), dtype=bool)
     highs = _highs(config, method, planes=bool(lses))
     start = time.perf_counter()
-    highs.passModel(_lp(instance.restricted(*rows, keep)))
+    highs.passModel(_lp(instance.restricted(*rows, keep) if lses else instance))
     _add_rows(highs, [(0.0, np.array([c.t, k], dtype=np.int32), np.array([1.0, -1.0])) for c in lses for k in c.z])
     highs.setOptionValue("time_limit", float(config.time_limit))  # counts every run of this Highs (HiGHS < 2.0)
     per_round = max(1, int(ROWS_PER_ROUND * instance.n_vars))

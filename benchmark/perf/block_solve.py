@@ -5,7 +5,7 @@ The instance is :mod:`benchmark.perf.decoupled_instance`'s (by default the weakl
 ``block_bounds = network``, symbolic bounds) with the first validation images of each class as every block's
 batch, so the network's bounds at the block inputs are propagated once (about 5 CPU minutes per image at full
 width, symbolic) and kept under ``--work``. Each finished block's row is kept there too: a stopped run resumes
-where it stopped. By default the relaxed ce program (Clarabel under ``solver = auto``); ``--exact`` solves the
+where it stopped. By default the relaxed ce program (HiGHS first under ``solver = auto``); ``--exact`` solves the
 exact program with the rounding start (``rounding_start = true``) and reports whether its incumbent improved on
 the dense start, and the gap at the limit. Run
 ``python -m benchmark.perf.block_solve --work /tmp/blocks --out results/vgg16-blocks/block_solve_cpu.md``.
