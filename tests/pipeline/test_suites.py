@@ -166,7 +166,7 @@ def test_deviations_are_read_and_never_move_a_stage():
     assert [job.hash for job in plan_suite(suite)] == [job.hash for job in _jobs(VALID)]
 
 
-@pytest.mark.parametrize("name", ["smoke", "quick", "paper"])
+@pytest.mark.parametrize("name", ["smoke", "quick", "paper", "paper-digits"])
 def test_every_preset_names_its_deviations_from_the_paper(name):
     deviations = load_suite(name).deviations
     assert deviations and all(line.strip() and "\n" not in line for line in deviations)
@@ -201,3 +201,13 @@ def test_the_paper_trains_vgg16_on_a_digit_set_with_vgg16s_own_sgd():
                 config.augment, config.training) == ("sgd", 0.1, 0.9, True, 5e-4, 30, "none", "dgl")
     for ticket in tickets:  # the ticket trains with its dense reference's config
         assert ticket.target == dense[(ticket.target.dataset, ticket.target.seed)]
+
+
+def test_the_digit_set_preset_is_a_part_of_the_paper_preset():
+    """``paper-digits`` runs the paper's own stages (a store filled by it counts for ``paper``): FC-3, FC-4 and
+    LeNet-5 trained, pruned and retrained on both digit sets, and transferred from MNIST to Fashion-MNIST."""
+    digits, paper = plan_suite(load_suite("paper-digits")), {job.hash for job in plan_suite(load_suite("paper"))}
+    assert {job.hash for job in digits} <= paper
+    trained = {(job.spec.model, job.spec.dataset) for job in digits if job.kind == "train"}
+    assert trained == {(m, d) for m in ("fc3", "fc4", "lenet5") for d in ("mnist", "fashion-mnist")}
+    assert {job.spec.epochs for job in digits if job.kind == "train"} == {30}
