@@ -6,7 +6,7 @@ sample over the 10 logits. Each is replaced by tangent planes of the log-sum-exp
 violates it, until the gap closes: the LP's optimum is a lower bound (the planes relax the constraint), and its
 solution with each ``t`` raised to its log-sum-exp is feasible, so its objective is an upper bound. On full-width
 VGG-16 blocks, where Clarabel's interior point stalls near the ce optimum and SCIP's outer approximation does not
-leave its root in 300 s, this closes the gap in 2-3 rounds (``results/vgg16-blocks/block_solve_cpu.md``).
+leave its root in 300 s, this closes the gap in about ten rounds (``results/vgg16-blocks/block_solve_cpu.md``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.instance import ROW_TOL, Instance, Run, violations
+from benchmark.mip.instance import Instance, Run, most_violated
 
 METHOD = "simplex"  # HiGHS's LP method; "ipm" (interior point, then crossover) is measured against it
 ROWS_PER_ROUND = 0.5  # row generation's rows per variable and round (see benchmark.mip.solvers), measured
@@ -115,9 +115,7 @@ def generates_rows(instance: Instance) -> bool:
 def _add_violated(highs: highspy.Highs, rows, keep: np.ndarray, x: np.ndarray, count: int) -> int:
     """Add to ``highs`` the (at most ``count``) rows left out (``~keep``) that ``x`` violates most; how many."""
     matrix, lo, hi = rows
-    violation = violations(matrix, lo, hi, x)
-    violated = np.flatnonzero((violation > ROW_TOL) & ~keep)
-    chosen = np.sort(violated[np.argsort(-violation[violated])[:count]])
+    chosen = most_violated(rows, keep, x, count)
     if len(chosen):
         block = matrix[chosen]
         highs.addRows(len(chosen), lo[chosen], hi[chosen], block.nnz, block.indptr[:-1].astype(np.int32),

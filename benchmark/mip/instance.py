@@ -24,6 +24,14 @@ def violations(matrix, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndar
         return np.fmax((lo - activity) / np.maximum(1.0, np.abs(lo)), (activity - hi) / np.maximum(1.0, np.abs(hi)))
 
 
+def most_violated(rows: tuple, keep: np.ndarray, x: np.ndarray, count: int) -> np.ndarray:
+    """The (at most ``count``, in order) rows of ``rows = (matrix, lo, hi)`` left out (``~keep``) that ``x``
+    violates most beyond :data:`ROW_TOL`: row generation's next rows."""
+    violation = violations(*rows, x)
+    violated = np.flatnonzero((violation > ROW_TOL) & ~keep)
+    return np.sort(violated[np.argsort(-violation[violated])[:count]])
+
+
 @dataclass(frozen=True)
 class Rows:
     """``lo <= a @ x <= hi`` for a block of rows: row r has the terms ``vals[indptr[r]:indptr[r+1]]`` on the

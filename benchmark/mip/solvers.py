@@ -23,7 +23,7 @@ from benchmark.mip import clarabel_cone, highs
 from benchmark.mip import solve as scip_solver
 from benchmark.mip.affine import Builder
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.instance import ROW_TOL, Instance, Run, violations
+from benchmark.mip.instance import Instance, Run, most_violated
 
 BACKENDS = {"highs": highs, "clarabel": clarabel_cone}
 USABLE = ("optimal", "optimal_inaccurate")  # statuses whose point is taken (the official code took both)
@@ -71,13 +71,12 @@ def solve_by_rows(backend, instance: Instance, config: MIPConfig, **options) -> 
         seconds = time.perf_counter() - start
         if run.x is None:
             return dataclasses.replace(run, iterations=iterations, seconds=seconds)
-        violation = violations(matrix, lo, hi, run.x)
-        violated = np.flatnonzero((violation > ROW_TOL) & ~keep)
-        if not len(violated):
+        chosen = most_violated((matrix, lo, hi), keep, run.x, per_round)
+        if not len(chosen):
             return dataclasses.replace(run, iterations=iterations, seconds=seconds)
         if seconds >= config.time_limit:
             return Run("timelimit", np.inf, run.dual, iterations, seconds, None)
-        keep[violated[np.argsort(-violation[violated])[:per_round]]] = True
+        keep[chosen] = True
 
 
 def _scip(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:

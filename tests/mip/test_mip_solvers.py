@@ -17,7 +17,7 @@ from benchmark.core.errors import ConfigError, SolverError
 from benchmark.methods import ScoringContext, prune
 from benchmark.mip import clarabel_cone, highs, solvers
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.instance import Run
+from benchmark.mip.instance import ROW_TOL, Run, violations
 from benchmark.mip.scorer import build_model, score_network
 
 SOLVERS = {"margin": ("scip", "highs", "clarabel"), "ce": ("scip", "clarabel", "highs")}
@@ -95,9 +95,9 @@ def test_row_generation_reaches_the_all_rows_optimum_and_violates_no_row(trained
     assert whole.status == generated.status == "optimal"
     assert _relative(generated.primal, whole.primal) < 1e-9
     matrix, lo, hi = instance.linear_rows()
-    assert solvers.violations(matrix, lo, hi, generated.x).max() <= solvers.ROW_TOL
+    assert violations(matrix, lo, hi, generated.x).max() <= ROW_TOL
     first_round = highs.solve(instance.restricted(matrix, lo, hi, lo == hi), config)
-    assert solvers.violations(matrix, lo, hi, first_round.x).max() > 1e-3  # the rows left out at first matter
+    assert violations(matrix, lo, hi, first_round.x).max() > 1e-3  # the rows left out at first matter
 
 
 @pytest.mark.parametrize("relaxed,loss,chosen", [
@@ -229,7 +229,7 @@ def test_the_outer_approximation_brackets_the_optimum_and_its_point_satisfies_ev
     assert run.primal == pytest.approx(float(instance.objective @ run.x + instance.offset), abs=1e-12)
     assert all(logsumexp(run.x[c.z]) <= run.x[c.t] + highs.LSE_TOL for c in instance.log_sum_exps())
     matrix, lo, hi = instance.linear_rows()
-    assert solvers.violations(matrix, lo, hi, run.x).max() <= solvers.ROW_TOL
+    assert violations(matrix, lo, hi, run.x).max() <= ROW_TOL
     cone = solvers.solve_by_rows(clarabel_cone, instance, config)
     assert _relative(run.primal, cone.primal) < 1e-6 and _relative(run.dual, cone.primal) < 1e-6
 
