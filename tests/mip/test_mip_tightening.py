@@ -83,6 +83,20 @@ def test_symbolic_bounds_hold_for_every_input_and_score_and_are_tighter(trained_
     trained_fc3[1].model.float(), trained_lenet[1].model.float()
 
 
+def test_a_relaxation_error_cancels_like_any_generator():
+    """relu(x) - relu(x) is 0 for every x: the relaxation's error of the unstable ReLU (x in [-1, 1]: chord slope
+    1/2, error 1/4) reaches the output along both paths and must cancel there. Kept as a radius instead, it would
+    add up to [-1/2, 1/2]; intervals give [-1, 1]."""
+    net = nn.Sequential(nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 2), nn.Linear(2, 1)).double()
+    with torch.no_grad():
+        for layer, weight in zip((net[0], net[2], net[3]), ([[1.0]], [[1.0], [1.0]], [[1.0, -1.0]])):
+            layer.weight.copy_(torch.tensor(weight)), layer.bias.zero_()
+    box = (-torch.ones(1, 1, dtype=torch.float64), torch.ones(1, 1, dtype=torch.float64))
+    lo, hi = symbolic_bounds(net, *box)[-1]
+    assert float(lo.abs().max()) < 1e-12 and float(hi.abs().max()) < 1e-12
+    assert [float(v) for v in interval_bounds(net, *box)[-1]] == [-1.0, 1.0]
+
+
 def test_folding_generators_stays_sound_and_loosens(trained_lenet, mip_batch):
     net, x = trained_lenet[1].model.double().eval(), mip_batch[0][:2].double()
     box = (x - 0.05, x + 0.05)
