@@ -29,16 +29,19 @@ from benchmark.mip.affine import Affine, Builder, csr, one_hot
 
 @dataclass
 class ReluCounts:
-    """How many ReLU elements were stable off, stable on, or needed an indicator."""
+    """How many ReLU elements were stable off, stable on, or needed an indicator, and the largest big-M constant
+    (``max(U, -L)``) among those that did."""
 
     inactive: int = 0
     active: int = 0
     unstable: int = 0
+    big_m: float = 0.0
 
     def add(self, other: ReluCounts) -> None:
         self.inactive += other.inactive
         self.active += other.active
         self.unstable += other.unstable
+        self.big_m = max(self.big_m, other.big_m)
 
 
 def unit_of_element(shape: torch.Size) -> torch.Tensor:
@@ -69,7 +72,8 @@ def relu(builder: Builder, a: Affine, lower: torch.Tensor, upper: torch.Tensor, 
     inactive = flat_u <= 0
     active = (flat_l >= 0) & ~inactive
     unstable = ~inactive & ~active
-    counts = ReluCounts(int(inactive.sum()), int(active.sum()), int(unstable.sum()))
+    big_m = float(torch.maximum(flat_u, -flat_l)[unstable].max()) if unstable.any() else 0.0
+    counts = ReluCounts(int(inactive.sum()), int(active.sum()), int(unstable.sum()), big_m)
 
     if inactive.any():  # L <= a <= 0 (no score term: Ubar = 0)
         idx = torch.nonzero(inactive).flatten()

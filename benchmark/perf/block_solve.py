@@ -33,7 +33,7 @@ from benchmark.mip.scorer import build_model
 from benchmark.perf.block_build import first_per_class
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 
-COLUMNS = ("block", "unstable ReLU elements", "variables", "rows", "build s", "solve s", "peak GB",
+COLUMNS = ("block", "unstable ReLU elements", "largest big-M", "variables", "rows", "build s", "solve s", "peak GB",
            "status", "objective", "dense start kept", "rounding start", "gap", "solver")
 
 
@@ -47,6 +47,7 @@ def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
     counts = encoded.relu_counts
     built = {"build_seconds": time.perf_counter() - start, "variables": encoded.builder.instance.n_vars,
              "constraints": encoded.builder.instance.n_rows(), "stable_inactive": counts.inactive,
+             "largest_big_m": counts.big_m,
              "stable_active": counts.active,
              "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable}
     try:
@@ -83,15 +84,16 @@ def network_box_bounds(instance, work: Path) -> None:
 def row(k: int, s: dict) -> str:
     """One block's table row (its unstable ReLU elements: those neither stable inactive nor active)."""
     if "failed" in s and "variables" not in s:  # kept before failed rows kept their size
-        return f"| {k} | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |"
+        return f"| {k} | | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |"
     unstable = s["binaries_before_stable_removal"] - s["stable_inactive"] - s["stable_active"]
+    big_m = f"{s['largest_big_m']:.3g}" if "largest_big_m" in s else ""  # kept since the column was added
     if "failed" in s:
-        return (f"| {k} | {unstable} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | | "
+        return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | | "
                 f"{s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |")
     objective = s["rounding_start_objective"]
     rounding = "" if objective is None and not s["rounding_start_accepted"] else (
         ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else ""))
-    return (f"| {k} | {unstable} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
+    return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
             f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
             f"{'yes' if s['dense_start_accepted'] else 'no'} | {rounding} | {s['gap']:.3g} | "
             f"{s['solver']} {s['solver_version']} |")

@@ -120,7 +120,7 @@ def test_without_nlp_heuristics_scip_solves_a_ce_block_it_can_crash_on():
 
 
 def test_a_block_over_max_unstable_is_not_built_and_keeps_its_dense_start(small_vgg, mnist_small):
-    from benchmark.mip.decoupled import solve_block, unstable_elements
+    from benchmark.mip.decoupled import relu_bounds, solve_block, unstable_elements
     from benchmark.mip.encode import encode_network
 
     model, heads = small_vgg
@@ -129,6 +129,7 @@ def test_a_block_over_max_unstable_is_not_built_and_keeps_its_dense_start(small_
     unstable = unstable_elements(problem)
     encoded = encode_network(problem.layers, problem.inputs, config.epsilon, relaxed=False, input_box=problem.box)
     assert unstable == encoded.relu_counts.unstable > 0  # the size known before building is the encoder's
+    assert relu_bounds(problem)[1] == encoded.relu_counts.big_m > 0  # and so is its largest big-M
     pruned = encode_network(problem.layers, problem.inputs, config.epsilon, relaxed=False, input_box=problem.box,
                             bounds="pruned")
     assert unstable_elements(problem, "pruned") == pruned.relu_counts.unstable > unstable
