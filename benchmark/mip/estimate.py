@@ -1,5 +1,6 @@
 """What the MIP's stages cost, for ``run --dry-run``: a single solve a measured figure per model and loss, a
-decoupled block its measured build time plus its time limit (one CPU thread each)."""
+decoupled block its measured build time plus its measured solve time where one was measured, else its time limit
+(one CPU thread each)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,11 @@ BLOCK_BUILD_SECONDS = (2.7, 2.8, 2.6, 3.5, 14.6, 44.4, 77.1, 79.3, 79.5, 73.1, 2
 # wall seconds on a 2-core machine beside other jobs, so on the high side), given the network's bounds at the block's
 # input; a block stage past the first makes those itself, a symbolic pass through the whole network for its own
 # batch (its head picks the images), which took SYMBOLIC_NETWORK_SECONDS at N=10
-SYMBOLIC_BUILD_SECONDS = (216.0, 685.7, 501.7, 649.4, 231.0, 615.1, 429.8, 84.3, 219.0, 210.5, 65.8, 70.5, 52.6)
-SYMBOLIC_NETWORK_SECONDS = 1500.0
+SYMBOLIC_BUILD_SECONDS = (307.7, 832.6, 591.3, 880.6, 179.5, 648.0, 552.3, 123.3, 268.1, 156.6, 48.6, 40.6, 27.1)
+SYMBOLIC_NETWORK_SECONDS = 1801.0
+# seconds of HiGHS's outer approximation on each block's relaxed ce program under the same bounds (same table, wall
+# seconds); a block of another program, other bounds or none measured costs its whole time limit
+SYMBOLIC_SOLVE_SECONDS = (1.8, 3.6, 3.9, 353.6, 31.4, 30.1, 28.1, 90.8, 131.3, 136.5, 359.6, 220.6, 8.3)
 # seconds per MIP solve (N=10, one thread): (model, loss)
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 12, ("fc4", "margin"): 2, ("fc4", "ce"): 75,
                ("lenet5", "margin"): 15, ("lenet5", "ce"): 135}
@@ -47,13 +51,25 @@ def block_build_seconds(spec: BlockSpec) -> float:
     return max(floor, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
 
 
+def block_solve_seconds(spec: BlockSpec) -> float:
+    """Seconds to solve the decoupled sub-MIP of a :class:`~benchmark.core.specs.BlockSpec`: the measured solve of
+    its block's relaxed ce program under symbolic network bounds (scaled with N and the width like the build), else
+    the whole time limit; never more than the time limit."""
+    options = spec.prune.options
+    if not (options.relaxed and options.loss == "ce" and options.bound_propagation == "symbolic"
+            and options.block_bounds == "network"):
+        return options.time_limit
+    seconds = SYMBOLIC_SOLVE_SECONDS[min(spec.block, len(SYMBOLIC_SOLVE_SECONDS) - 1)]
+    return min(options.time_limit, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
+
+
 def stage_seconds(kind: str, spec: HeadsSpec | BlockSpec, epoch_seconds) -> float:
     """Seconds of one of the decoupled MIP's stages on the CPU: heads fitted for ``head_epochs`` (forward passes
     through the frozen net: a third of a training epoch each; none for DGL's own), a block built and then solved
-    to its time limit."""
+    (:func:`block_build_seconds`, :func:`block_solve_seconds`)."""
     if kind == "heads":
         return spec.epochs * epoch_seconds(spec.train) / 3
-    return block_build_seconds(spec) + spec.prune.options.time_limit
+    return block_build_seconds(spec) + block_solve_seconds(spec)
 
 
 def stage_note(kind: str, spec: HeadsSpec | BlockSpec) -> str:
