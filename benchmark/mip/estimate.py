@@ -39,6 +39,13 @@ def prune_seconds(spec: PruneSpec, epoch_seconds) -> float:
                spec.options.time_limit)
 
 
+def _measured(table: tuple[float, ...], spec: BlockSpec, extra: float = 0.0) -> float:
+    """Block ``spec.block``'s figure in a full-width, N=10 ``table`` (the last block's past its end), plus
+    ``extra``, scaled to the spec: the work grows with N, and a VGG of width/d has about d^2 times fewer terms."""
+    seconds = table[min(spec.block, len(table) - 1)] + extra
+    return seconds * spec.prune.options.n_samples / 10 / spec.prune.train.width_divisor ** 2
+
+
 def block_build_seconds(spec: BlockSpec) -> float:
     """Seconds to build the decoupled sub-MIP of a :class:`~benchmark.core.specs.BlockSpec` (VGG-16's blocks),
     under symbolic bounds with the network's pass that a block past the first makes first."""
@@ -47,8 +54,7 @@ def block_build_seconds(spec: BlockSpec) -> float:
         return floor
     symbolic = options.bound_propagation == "symbolic"
     table = SYMBOLIC_BUILD_SECONDS if symbolic else BLOCK_BUILD_SECONDS
-    seconds = table[min(spec.block, len(table) - 1)] + (SYMBOLIC_NETWORK_SECONDS if symbolic and spec.block else 0.0)
-    return max(floor, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
+    return max(floor, _measured(table, spec, SYMBOLIC_NETWORK_SECONDS if symbolic and spec.block else 0.0))
 
 
 def block_solve_seconds(spec: BlockSpec) -> float:
@@ -59,8 +65,7 @@ def block_solve_seconds(spec: BlockSpec) -> float:
     if not (options.relaxed and options.loss == "ce" and options.bound_propagation == "symbolic"
             and options.block_bounds == "network"):
         return options.time_limit
-    seconds = SYMBOLIC_SOLVE_SECONDS[min(spec.block, len(SYMBOLIC_SOLVE_SECONDS) - 1)]
-    return min(options.time_limit, seconds * options.n_samples / 10 / spec.prune.train.width_divisor ** 2)
+    return min(options.time_limit, _measured(SYMBOLIC_SOLVE_SECONDS, spec))
 
 
 def stage_seconds(kind: str, spec: HeadsSpec | BlockSpec, epoch_seconds) -> float:

@@ -47,8 +47,7 @@ def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
     counts = encoded.relu_counts
     built = {"build_seconds": time.perf_counter() - start, "variables": encoded.builder.instance.n_vars,
              "constraints": encoded.builder.instance.n_rows(), "stable_inactive": counts.inactive,
-             "largest_big_m": counts.big_m,
-             "stable_active": counts.active,
+             "stable_active": counts.active, "largest_big_m": counts.big_m,
              "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable}
     try:
         heuristic = rounding_start(encoded.builder, config) if config.rounding_start else None
