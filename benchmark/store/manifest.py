@@ -18,7 +18,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = {"ticketbench": "ticketbench", "torch": "torch", "torchvision": "torchvision", "pyscipopt": "PySCIPOpt"}
+PACKAGES = {"ticketbench": "ticketbench", "torch": "torch", "torchvision": "torchvision", "pyscipopt": "PySCIPOpt",
+            "highspy": "highspy", "clarabel": "clarabel"}  # the relaxed programs' solvers beside SCIP
 LOCK_FILE = "requirements.lock"
 PLATFORM_KEYS = ("machine", "cpu", "cpu_capability", "blas")
 
@@ -102,10 +103,10 @@ def environment_sha() -> str:
 def manifest(device: str, seed: int | None) -> dict:
     """Everything needed to tell how a result was produced; store it under the record's ``manifest`` key.
 
-    Keys: ``git_sha``, ``ticketbench``, ``torch``, ``torchvision``, ``pyscipopt``, ``scip``, ``python``,
-    ``lock`` (:func:`lock_sha`), ``environment`` (:func:`environment_sha`), ``platform``
-    (:func:`platform_fingerprint`), ``host``, ``device``, ``seed``. A version that cannot be found is None
-    rather than an error.
+    Keys: ``git_sha``, ``ticketbench``, ``torch``, ``torchvision``, ``pyscipopt``, ``highspy``, ``clarabel``,
+    ``scip``, ``python``, ``lock`` (:func:`lock_sha`), ``environment`` (:func:`environment_sha`), ``platform``
+    (:func:`platform_fingerprint`), ``host``, ``device``, ``seed``. A version that cannot be found is None rather
+    than an error.
     """
     return {
         "git_sha": git_sha(Path(__file__).resolve().parent),

@@ -13,6 +13,7 @@ import re
 import shutil
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -248,6 +249,7 @@ def test_manifest_records_versions_device_and_seed(tmp_path):
     found = manifest("cuda:0", 3)
     assert found["device"] == "cuda:0" and found["seed"] == 3 and found["python"].startswith("3.")
     assert found["torch"] and found["pyscipopt"] and found["scip"] and found["host"]
+    assert found["highspy"] == metadata.version("highspy") and found["clarabel"] == metadata.version("clarabel")
     assert json.loads(json.dumps(found)) == found
     assert git_sha(tmp_path) is None
     if shutil.which("git") and git_sha(Path(benchmark.__file__).parent):
