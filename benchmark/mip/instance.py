@@ -32,6 +32,16 @@ def most_violated(rows: tuple, keep: np.ndarray, x: np.ndarray, count: int) -> n
     return np.sort(violated[np.argsort(-violation[violated])[:count]])
 
 
+def first_rows(instance: Instance, rows: tuple) -> np.ndarray:
+    """Row generation's first rows of ``rows = (matrix, lo, hi)``: every equality, and every row on a variable the
+    objective pushes toward an infinite bound (``sum_largest``'s threshold, an unbounded epigraph), without which
+    the first round would be unbounded. A mask over the rows."""
+    matrix, lo, hi = rows
+    cost = instance.objective
+    pushed = ((cost > 0) & ~np.isfinite(instance.lb)) | ((cost < 0) & ~np.isfinite(instance.ub))
+    return (lo == hi) | (abs(matrix) @ pushed.astype(float) > 0)
+
+
 @dataclass(frozen=True)
 class Rows:
     """``lo <= a @ x <= hi`` for a block of rows: row r has the terms ``vals[indptr[r]:indptr[r+1]]`` on the

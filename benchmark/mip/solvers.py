@@ -23,7 +23,7 @@ from benchmark.mip import clarabel_cone, highs
 from benchmark.mip import solve as scip_solver
 from benchmark.mip.affine import Builder
 from benchmark.mip.config import MIPConfig
-from benchmark.mip.instance import Instance, Run, most_violated
+from benchmark.mip.instance import Instance, Run, first_rows, most_violated
 
 BACKENDS = {"highs": highs, "clarabel": clarabel_cone}
 USABLE = ("optimal", "optimal_inaccurate")  # statuses whose point is taken (the official code took both)
@@ -50,7 +50,8 @@ def outcome(run: Run, instance: Instance, solver: str, version: str) -> dict:
 
 
 def solve_by_rows(backend, instance: Instance, config: MIPConfig, **options) -> Run:
-    """``backend.solve`` with row generation: from the equality rows alone, solve, then add the most violated
+    """``backend.solve`` with row generation: from the first rows (:func:`~benchmark.mip.instance.first_rows`:
+    the equalities and the rows that bound the objective), solve, then add the most violated
     rows (at most ``backend.ROWS_PER_ROUND`` per variable), until the solution violates none (beyond
     :data:`ROW_TOL`). Each round is a relaxation, so its dual bound holds for the full program, and its solution,
     feasible for every row, is optimal. (LeNet-5's relaxed programs have some 15,000 rows on a few hundred
@@ -60,7 +61,7 @@ def solve_by_rows(backend, instance: Instance, config: MIPConfig, **options) -> 
     if getattr(backend, "generates_rows", lambda instance: False)(instance):
         return backend.solve(instance, config, **options)
     matrix, lo, hi = instance.linear_rows()
-    keep = lo == hi
+    keep = first_rows(instance, (matrix, lo, hi))
     per_round = max(1, int(backend.ROWS_PER_ROUND * instance.n_vars))
     start, iterations = time.perf_counter(), 0
     while True:
