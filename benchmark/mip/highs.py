@@ -128,11 +128,11 @@ def solve(instance: Instance, config: MIPConfig, method: str = METHOD) -> Run:
     """Solve the relaxed program with HiGHS's ``method`` on ``config.threads`` threads within
     ``config.time_limit`` wall-clock seconds (HiGHS has no CPU clock). A linear program is solved as it is. The ce
     program's log-sum-exp epigraphs are approximated from the planes ``t >= z_k`` (outer approximation), and its
-    rows start from :func:`~benchmark.mip.instance.first_rows` (row generation): each round adds the planes at the LP's point and the rows it
-    violates most (at most :data:`ROWS_PER_ROUND` per variable). It is optimal when the point violates no row and
-    the gap closes to :data:`OA_GAP`, or no ``t`` lies more than :data:`LSE_TOL` below its log-sum-exp (the gap
-    is then at most that times the sum of the t's costs). :data:`STALL_ROUNDS` rounds in a row that add no row
-    and do not raise the LP's bound end it as ``insufficientprogress``."""
+    rows start from :func:`~benchmark.mip.instance.first_rows` (row generation): each round adds the planes at the
+    LP's point and the rows it violates most (at most :data:`ROWS_PER_ROUND` per variable). It is optimal when the
+    point violates no row and the gap closes to :data:`OA_GAP`, or no ``t`` lies more than :data:`LSE_TOL` below its
+    log-sum-exp (the gap is then at most that times the sum of the t's costs). :data:`STALL_ROUNDS` rounds in a row
+    that add no row and do not raise the LP's bound end it as ``insufficientprogress``."""
     lses = instance.log_sum_exps()
     rows = instance.linear_rows()
     keep = first_rows(instance, rows) if lses else np.ones(len(rows[1]), dtype=bool)
