@@ -34,7 +34,7 @@ from benchmark.perf.block_build import first_per_class
 from benchmark.perf.decoupled_instance import add_arguments, load_instance, run, write_table
 
 COLUMNS = ("block", "unstable ReLU elements", "largest big-M", "variables", "rows", "build s", "solve s", "peak GB",
-           "status", "objective", "dense start kept", "rounding start", "gap", "solver")
+           "status", "objective", "dense start kept", "rounding start", "gap", "relaxed optimum", "gap to it", "solver")
 
 
 def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
@@ -80,22 +80,40 @@ def network_box_bounds(instance, work: Path) -> None:
         torch.save(network_bounds(instance.trained.model, box, instance.config.bound_propagation), path)
 
 
-def row(k: int, s: dict) -> str:
-    """One block's table row (its unstable ReLU elements: those neither stable inactive nor active)."""
+def relaxed_optimum(work: Path, k: int) -> float | None:
+    """Block ``k``'s relaxed optimum among the rows kept in ``work`` (any solver or limit): a lower bound on its
+    exact program, which differs from it only in its binaries."""
+    for path in sorted(work.glob(f"block{k}_relaxed*.json")):
+        kept = json.loads(path.read_text())
+        if kept.get("status") == "optimal":
+            return kept["primal_bound"]
+    return None
+
+
+def _bound_cells(s: dict, bound: float | None) -> str:
+    """An exact row's relaxed optimum and the incumbent's gap to it, SCIP's measure (empty without either)."""
+    if bound is None or s.get("primal_bound") is None:
+        return " | "
+    return f"{bound:.6g} | {abs(s['primal_bound'] - bound) / max(abs(bound), 1e-9):.3g}"
+
+
+def row(k: int, s: dict, bound: float | None = None) -> str:
+    """One block's table row (its unstable ReLU elements: those neither stable inactive nor active); an exact
+    row adds ``bound``, the relaxed optimum, and its incumbent's gap to it."""
     if "failed" in s and "variables" not in s:  # kept before failed rows kept their size
-        return f"| {k} | | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |"
+        return f"| {k} | | | | | | | {s['peak_gb']:.1f} | failed: {s['failed']} | | | | | | | |"
     unstable = s["binaries_before_stable_removal"] - s["stable_inactive"] - s["stable_active"]
     big_m = f"{s['largest_big_m']:.3g}" if "largest_big_m" in s else ""  # kept since the column was added
     if "failed" in s:
         return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | | "
-                f"{s['peak_gb']:.1f} | failed: {s['failed']} | | | | | |")
+                f"{s['peak_gb']:.1f} | failed: {s['failed']} | | | | | | | |")
     objective = s["rounding_start_objective"]
     rounding = "" if objective is None and not s["rounding_start_accepted"] else (
         ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else ""))
     return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
             f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
             f"{'yes' if s['dense_start_accepted'] else 'no'} | {rounding} | {s['gap']:.3g} | "
-            f"{s['solver']} {s['solver_version']} |")
+            f"{_bound_cells(s, bound)} | {s['solver']} {s['solver_version']} |")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -125,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             problem = block_problem(instance.trained.model, instance.heads, instance.splits.val, instance.config,
                                     k, first_per_class)
             done.write_text(json.dumps(solve_in_fresh_process(problem, instance.config), default=str))
-        table.append(row(k, json.loads(done.read_text())))
+        table.append(row(k, json.loads(done.read_text()), relaxed_optimum(args.work, k) if args.exact else None))
         print(table[-1], flush=True)
     write_table(f"Decoupled MIP solve ({program} program), {instance.describe()} (first batch), one thread per "
                 f"block, limit {args.time_limit:g} s\n\n" + "\n".join(table), args.out)

@@ -1,6 +1,7 @@
 """The decoupled MIP's sub-MIPs as harness stages: planned one per block, run on the executor, merged into the
 same scores as solving every block in one process, resumable block by block."""
 
+import json
 from pathlib import Path
 
 import torch
@@ -64,3 +65,18 @@ def test_blocks_on_the_executor_merge_to_the_single_process_scores_and_resume_pe
     ResultStore(store).write(lambda conn: conn.execute("DELETE FROM results WHERE hash = ?", (block.hash,)))
     again, _ = _run(store, fixture_root, executor="inline", workers=1)
     assert (again.ran, again.stored) == (1, report.planned - 1) and not again.failures
+
+
+def test_an_exact_block_row_gives_its_gap_to_the_relaxed_optimum_kept_beside_it(tmp_path):
+    from benchmark.perf.block_solve import relaxed_optimum, row
+
+    (tmp_path / "block3_relaxed_120.json").write_text(json.dumps({"status": "unknown", "primal_bound": 2.0}))
+    (tmp_path / "block3_relaxed_300.json").write_text(json.dumps({"status": "optimal", "primal_bound": 10.0}))
+    assert relaxed_optimum(tmp_path, 3) == 10.0 and relaxed_optimum(tmp_path, 4) is None
+    exact = {"binaries_before_stable_removal": 9, "stable_inactive": 4, "stable_active": 3, "largest_big_m": 0.5,
+             "variables": 20, "constraints": 30, "build_seconds": 1.0, "solve_seconds": 2.0, "peak_gb": 0.1,
+             "status": "timelimit", "primal_bound": 10.5, "dense_start_accepted": True,
+             "rounding_start_accepted": True, "rounding_start_objective": 10.5, "gap": 1e20, "solver": "scip",
+             "solver_version": "10.0"}
+    cells = [cell.strip() for cell in row(3, exact, relaxed_optimum(tmp_path, 3)).split("|")[1:-1]]
+    assert cells[:3] == ["3", "2", "0.5"] and cells[-3:] == ["10", "0.05", "scip 10.0"]
