@@ -94,10 +94,13 @@ def accuracy_figure(frame: pd.DataFrame) -> Figure | None:
         for name, table in curves.items():
             ax = next(cells)
             panel = table[(table["model"] == model) & (table["dataset"] == dataset)]
+            ax.set(title=f"{model} on {dataset}: {ACCURACIES[name]}", xlabel=REMOVED, ylabel="test accuracy (%)")
+            if panel.empty:  # a suite still running: this pair has no such stage stored yet
+                ax.text(0.5, 0.5, "no rows yet", ha="center", va="center", transform=ax.transAxes)
+                continue
             if panel["dense"].notna().any():
                 ax.axhline(panel["dense"].mean(), color="grey", linestyle="--", label="dense")
             draw_curves(ax, panel, colours)
-            ax.set(title=f"{model} on {dataset}: {ACCURACIES[name]}", xlabel=REMOVED, ylabel="test accuracy (%)")
             ax.legend(fontsize="small")
     return figure
 

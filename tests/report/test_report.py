@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import warnings
 
 import pandas as pd
 import pytest
@@ -295,3 +296,17 @@ def test_table1_shows_a_solver_limit_that_kept_the_dense_start():
     assert cells(table, Method="mip", Point="tau=0.2")["Solver status (seeds)"] == "–"
     frame.loc[stopped, "neurons_removed"] = 0.1  # a limit that pruned: its status as it is
     assert cells(table1(frame), Method="mip", Point="tau=0.1")["Solver status (seeds)"] == "optimal ×2, timelimit ×1"
+
+
+def test_a_pair_without_a_stage_yet_gets_a_panel_that_says_so_not_a_warning():
+    """A suite still running: FC-4 is evaluated but not yet retrained or fine-tuned."""
+    frame = suite_frame()
+    evaluated = frame[frame["stage"] == "evaluate"].assign(model="fc4", finetuned_accuracy=math.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = accuracy_figure(pd.concat([frame, evaluated], ignore_index=True))
+    panels = {ax.get_title(): ax for ax in figure.axes}
+    retrained = panels["fc4 on mnist: ticket retrained from θ₀"]
+    assert [text.get_text() for text in retrained.texts] == ["no rows yet"] and not retrained.lines
+    assert panels["fc4 on mnist: without fine-tuning"].get_legend() is not None
+    assert not panels["fc3 on mnist: ticket retrained from θ₀"].texts
