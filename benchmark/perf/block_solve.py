@@ -45,8 +45,10 @@ def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
     start = time.perf_counter()
     encoded, _ = build_model(problem.layers, problem.inputs, problem.labels, config, None, problem.box)
     counts = encoded.relu_counts
-    built = {"build_seconds": time.perf_counter() - start, "variables": encoded.builder.instance.n_vars,
-             "constraints": encoded.builder.instance.n_rows(), "stable_inactive": counts.inactive,
+    instance = encoded.builder.instance
+    built = {"build_seconds": time.perf_counter() - start, "variables": instance.n_vars,
+             "dense_start_objective": float(instance.objective @ instance.start + instance.offset),
+             "constraints": instance.n_rows(), "stable_inactive": counts.inactive,
              "stable_active": counts.active, "largest_big_m": counts.big_m,
              "binaries_before_stable_removal": counts.inactive + counts.active + counts.unstable}
     try:
@@ -97,6 +99,12 @@ def _bound_cells(s: dict, bound: float | None) -> str:
     return f"{bound:.6g} | {abs(s['primal_bound'] - bound) / max(abs(bound), 1e-9):.3g}"
 
 
+def _dense_cell(s: dict) -> str:
+    """Whether SCIP kept the dense start, with its objective where the row has it (kept since it was added)."""
+    kept = "yes" if s["dense_start_accepted"] else "no"
+    return f"{kept} ({s['dense_start_objective']:.6g})" if "dense_start_objective" in s else kept
+
+
 def row(k: int, s: dict, bound: float | None = None) -> str:
     """One block's table row (its unstable ReLU elements: those neither stable inactive nor active); an exact
     row adds ``bound``, the relaxed optimum, and its incumbent's gap to it."""
@@ -112,7 +120,7 @@ def row(k: int, s: dict, bound: float | None = None) -> str:
         ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else ""))
     return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
             f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
-            f"{'yes' if s['dense_start_accepted'] else 'no'} | {rounding} | {s['gap']:.3g} | "
+            f"{_dense_cell(s)} | {rounding} | {s['gap']:.3g} | "
             f"{_bound_cells(s, bound)} | {s['solver']} {s['solver_version']} |")
 
 
