@@ -56,7 +56,8 @@ def solve_once(problem: BlockProblem, config: MIPConfig) -> dict:
         outcome, _, accepted = solvers.solve(encoded.builder, config)
         result = {**outcome, "dense_start_accepted": accepted,
                   "rounding_start_accepted": bool(heuristic and heuristic.accepted),
-                  "rounding_start_objective": heuristic.objective if heuristic else None}
+                  "rounding_start_objective": heuristic.objective if heuristic else None,
+                  "rounding_start_cpu_seconds": heuristic.cpu_seconds if heuristic else None}
     except SolverError as error:
         result = {"failed": str(error)}
     return {**built, **result, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
@@ -117,7 +118,8 @@ def row(k: int, s: dict, bound: float | None = None) -> str:
                 f"{s['peak_gb']:.1f} | failed: {s['failed']} | | | | | | | |")
     objective = s["rounding_start_objective"]
     rounding = "" if objective is None and not s["rounding_start_accepted"] else (
-        ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else ""))
+        ("accepted" if s["rounding_start_accepted"] else "refused") + (f" {objective:.6g}" if objective else "")
+        + (f" after {s['rounding_start_cpu_seconds']:.0f} CPU s" if s.get("rounding_start_cpu_seconds") else ""))
     return (f"| {k} | {unstable} | {big_m} | {s['variables']} | {s['constraints']} | {s['build_seconds']:.1f} | "
             f"{s['solve_seconds']:.1f} | {s['peak_gb']:.1f} | {s['status']} | {s['primal_bound']:.6g} | "
             f"{_dense_cell(s)} | {rounding} | {s['gap']:.3g} | "
