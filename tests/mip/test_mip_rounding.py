@@ -22,6 +22,16 @@ def fixture_lenet():
     return fixture.model, fixture.inputs, fixture.labels
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread while a test builds, restored after: a count left behind would change how the session's
+    networks train for the tests that request them later."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _network(name, trained_fc3, mip_batch, fixture_lenet):
     if name == "fc3":
         return trained_fc3[1].model, *mip_batch
@@ -29,7 +39,6 @@ def _network(name, trained_fc3, mip_batch, fixture_lenet):
 
 
 def _start(model, x, y, **changes):
-    torch.set_num_threads(1)
     config = MIPConfig(n_samples=len(y), nlp_heuristics=False, **changes)
     encoded, _ = build_model(model, x, y, config)
     instance = encoded.builder.instance
@@ -65,7 +74,6 @@ def test_the_plain_rounding_improves_on_the_dense_start_where_the_relaxation_pru
 def test_with_the_start_the_final_incumbent_is_never_worse_at_the_same_node_limit(network, loss, trained_fc3,
                                                                                   mip_batch, fixture_lenet):
     model, x, y = _network(network, trained_fc3, mip_batch, fixture_lenet)
-    torch.set_num_threads(1)
     results = {}
     for with_start in (False, True):
         config = MIPConfig(loss=loss, n_samples=10, node_limit=3, nlp_heuristics=False, rounding_start=with_start)
