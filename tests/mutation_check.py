@@ -40,6 +40,10 @@ class Mutant:
 
 
 MUTANTS = (
+    Mutant("auto gives sum_largest's degenerate relaxed optimum to the simplex (a vertex), not the interior point",
+           (("benchmark/mip/config.py", "            return CENTRED_SOLVERS",
+             "            return PROGRAM_SOLVERS[self.program]"),),
+           ("tests/mip/test_mip_solvers.py", "-k", "degenerate")),
     Mutant("Clarabel's exponential cone takes +t instead of z - t",
            (("benchmark/mip/clarabel_cone.py", "[-np.ones(len(u)), np.ones(len(u)), -np.ones(len(u))]",
              "[-np.ones(len(u)), -np.ones(len(u)), -np.ones(len(u))]"),),

@@ -24,16 +24,19 @@ BOUNDS = ("dense", "pruned")
 BLOCK_BOUNDS = ("network", "local")
 PROPAGATIONS = ("interval", "symbolic")
 SOLVERS = ("auto", "scip", "highs", "clarabel")
-# the programs a config makes, and the solvers that run each; "auto" takes the first, the fastest measured on
-# LeNet-5 (results/solvers/mip_solvers_cpu.md)
+# the programs a config makes, and the solvers that run each; "auto" takes the first, the fastest measured
+# (results/solvers/mip_solvers_cpu.md; on full-width VGG-16 blocks Clarabel stalls on 11 of 13 relaxed ce programs
+# where HiGHS's planes certify the optimum, results/vgg16-blocks/block_solve_cpu.md)
 PROGRAM_SOLVERS = {
     "mip": ("scip",),  # binary ReLU indicators: branch and bound
     "lp": ("highs", "clarabel", "scip"),  # relaxed, margin loss: a linear program
-    "expcone": ("clarabel", "highs", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: by planes)
+    "expcone": ("highs", "clarabel", "scip"),  # relaxed, ce loss: an exponential-cone program (HiGHS: by planes)
 }
-# the decoupled sub-MIPs of a full-width VGG-16 order them otherwise: Clarabel stalls or runs out of time on 11 of
-# its 13 relaxed ce blocks, where HiGHS's planes certify the optimum (results/vgg16-blocks/block_solve_cpu.md)
-DECOUPLED_SOLVERS = {"expcone": ("highs", "clarabel", "scip")}
+# sum_largest leaves the scores of the layer outside the S-1 largest terms out of the sparsity term, so its relaxed
+# optimum can be a face, not a point: an interior-point solver returns a point inside that face (near its centre),
+# as the official code's MOSEK did, and a simplex solver a vertex of it (FC-4 on Fashion-MNIST: 314 units kept
+# against 184), so "auto" takes Clarabel first there; not for a decoupled VGG-16 block, where Clarabel stalls
+CENTRED_SOLVERS = ("clarabel", "highs", "scip")
 PROGRAM_NAMES = {"mip": "the exact MIP (binary ReLU indicators)", "lp": "the relaxed margin LP",
                  "expcone": "the relaxed ce exponential-cone program"}
 PRESETS = {
@@ -87,8 +90,8 @@ class MIPConfig:
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
     solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
-                                  "HiGHS for the relaxed margin LP, Clarabel for the relaxed ce program, HiGHS for "
-                                  "a decoupled one; the next of solver_order where one returns no usable point), "
+                                  "HiGHS for a relaxed program, Clarabel for one under sum_largest unless "
+                                  "decoupled; the next of solver_order where one returns no usable point), "
                                   "'scip' (any), 'highs' (relaxed only; ce by outer approximation) or 'clarabel' "
                                   "(relaxed only)", SOLVERS)
     rounding_start: bool = setting(False, "exact program: before SCIP solves, round the ReLU indicators of the "
@@ -116,11 +119,13 @@ class MIPConfig:
     @property
     def solver_order(self) -> tuple[str, ...]:
         """The solvers that try the program in turn, each taking over where the one before returned no usable
-        point: :attr:`solver` alone, or for ``auto`` the measured order (:data:`PROGRAM_SOLVERS`, or
-        :data:`DECOUPLED_SOLVERS` for a decoupled program)."""
+        point: :attr:`solver` alone, or for ``auto`` the measured order (:data:`PROGRAM_SOLVERS`), interior point
+        first (:data:`CENTRED_SOLVERS`) for a relaxed program under ``sum_largest`` that is not decoupled."""
         if self.solver != "auto":
             return (self.solver,)
-        return (DECOUPLED_SOLVERS if self.decoupled else {}).get(self.program, PROGRAM_SOLVERS[self.program])
+        if self.program != "mip" and self.aggregation == "sum_largest" and not self.decoupled:
+            return CENTRED_SOLVERS
+        return PROGRAM_SOLVERS[self.program]
 
     @property
     def backend(self) -> str:

@@ -52,15 +52,17 @@ def direct(backend, method: str, rows: bool):
     return run
 
 
-def variants(loss: str) -> dict:
-    """The solvers timed on one program: label -> runner."""
+def variants(only: tuple[str, ...] = ()) -> dict:
+    """The solvers timed on one program: label -> runner; SCIP (the ratio's base) and, given ``only``, the labels
+    that contain one of its strings."""
     found = {"scip": scip}
     methods = [("highs", highs, m) for m in ("simplex", "ipm")] + [("clarabel", clarabel_cone, m)
                                                                    for m in ("qdldl", "faer")]
     for name, backend, method in methods:
         for rows in (False, True):
             label = f"{name} {method}, {'row generation' if rows else 'all rows'}"
-            found[label] = direct(backend, method, rows)
+            if not only or any(part in label for part in only):
+                found[label] = direct(backend, method, rows)
     return found
 
 
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=3600.0)
     parser.add_argument("--repeat", type=int, default=3, help="runs per solver; the least seconds are shown")
     parser.add_argument("--out", type=Path, default=None, help="also write the table here (markdown)")
+    parser.add_argument("--only", nargs="+", default=(), help="parts of the solver labels to time beside SCIP, "
+                                                              "e.g. 'simplex, row' 'qdldl, row' (default: all)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     fixture = load_fixture("lenet5-mnist")
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{program}: {instance.n_vars} variables, {instance.n_rows()} rows, built in "
               f"{time.perf_counter() - start:.2f} s", flush=True)
         results = {}
-        for label, run in variants(loss).items():
+        for label, run in variants(tuple(args.only)).items():
             results[label] = measure(instance, config, run, args.repeat)
             print(table_rows(program, {"scip": results["scip"], label: results[label]})[-1], flush=True)
         lines += table_rows(program, results)
