@@ -89,9 +89,10 @@ class MIPConfig:
     nlp_heuristics: bool = setting(True, "run SCIP's Ipopt-based primal heuristics (subnlp, mpec, multistart, "
                                          "nlpdiving, undercover); with the ce loss SCIP 10.0 can crash in them on "
                                          "some instances (decoupled VGG-16 blocks): turn them off there")
-    solver: str = setting("auto", "solver of the program: 'auto' (the measured fastest: SCIP for the exact MIP, "
-                                  "HiGHS for a relaxed program, Clarabel for one under sum_largest unless "
-                                  "decoupled; the next of solver_order where one returns no usable point), "
+    solver: str = setting("auto", "solver of the program: 'auto' (SCIP for the exact MIP, HiGHS, the measured "
+                                  "fastest, for a relaxed program, Clarabel, an interior point, for one under "
+                                  "sum_largest unless decoupled; the next of solver_order where one returns no "
+                                  "usable point), "
                                   "'scip' (any), 'highs' (relaxed only; ce by outer approximation) or 'clarabel' "
                                   "(relaxed only)", SOLVERS)
     rounding_start: bool = setting(False, "exact program: before SCIP solves, round the ReLU indicators of the "
@@ -129,7 +130,8 @@ class MIPConfig:
 
     @property
     def backend(self) -> str:
-        """The solver that runs the program first: :attr:`solver`, or for ``auto`` the fastest measured for it."""
+        """The solver that runs the program first: :attr:`solver`, or for ``auto`` the first of
+        :attr:`solver_order` (the fastest measured, or the interior-point solver under ``sum_largest``)."""
         return self.solver_order[0]
 
     def for_seed(self, seed: int) -> MIPConfig:

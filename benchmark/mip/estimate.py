@@ -25,7 +25,7 @@ SYMBOLIC_NETWORK_SECONDS = 1801.0
 # seconds of HiGHS's outer approximation on each block's relaxed ce program under the same bounds (same table, wall
 # seconds); a block of another program, other bounds or none measured costs its whole time limit
 SYMBOLIC_SOLVE_SECONDS = (1.8, 3.6, 3.9, 353.6, 31.4, 30.1, 28.1, 90.8, 131.3, 136.5, 359.6, 220.6, 8.3)
-# seconds per MIP solve (N=10, one thread): (model, loss). ce: the relaxed program on solver = auto (Clarabel, else
+# seconds per MIP solve (N=10, one thread): (model, loss). ce: the relaxed program on solver = auto (Clarabel or
 # HiGHS), as the paper preset runs it: the paper-digits run's prune stages (FC-3 1.0-2.6 CPU s, FC-4 16 s beside
 # other jobs) and LeNet-5 in the README's objective comparison (2.7-4.2 CPU s); it was SCIP's 12, 75 and 135 s
 MIP_SECONDS = {("fc3", "margin"): 1, ("fc3", "ce"): 3, ("fc4", "margin"): 2, ("fc4", "ce"): 16,

@@ -5,8 +5,8 @@ The exact program's only binaries are the ReLU indicators ``v``; the unit scores
 mask thresholds them afterwards). So the heuristic rounds the indicators, not the scores:
 
 1. The relaxation: the recorded program with ``v`` continuous, solved on the first solver ``auto`` takes for it
-   (:attr:`~benchmark.mip.config.MIPConfig.backend`: HiGHS, or Clarabel under ``sum_largest``), alone, by row
-   generation (:func:`~benchmark.mip.solvers.solve_by_rows`).
+   (:attr:`~benchmark.mip.config.MIPConfig.backend`: HiGHS, or Clarabel under ``sum_largest`` unless decoupled),
+   alone, by row generation (:func:`~benchmark.mip.solvers.solve_by_rows`).
 2. Rounding: each ``v`` fixed to 1 where its relaxed value is at least 0.5, to 0 below.
 3. The continuous part (scores, activations, logits, loss) re-solved with ``v`` fixed, on the same solver: a
    convex program. Each ce epigraph variable is then set to ``log sum_k exp(z_k)`` (plus :data:`LSE_SLACK`), as

@@ -1,10 +1,11 @@
 """Solve the recorded program on the solver its config names (:attr:`MIPConfig.backend`), with one outcome.
 
-SCIP runs every program, on its SCIP model (:mod:`.solve`); HiGHS the relaxed margin LP (:mod:`.highs`) and
-Clarabel the relaxed programs (:mod:`.clarabel_cone`), from the same recorded instance. Every solver's outcome
+SCIP runs every program, on its SCIP model (:mod:`.solve`); HiGHS (:mod:`.highs`) and Clarabel
+(:mod:`.clarabel_cone`) the relaxed programs, from the same recorded instance. Every solver's outcome
 has the fields of :class:`~benchmark.core.records.SolverStats` that SCIP reports, statuses in SCIP's words.
 
-Under ``solver = "auto"`` a relaxed program goes to the measured fastest solver first, and down the program's list
+Under ``solver = "auto"`` a relaxed program goes to HiGHS first (the measured fastest; Clarabel, an interior point,
+under ``sum_largest``, whose optimum can be a face), and down the program's list
 of solvers (:attr:`~benchmark.mip.config.MIPConfig.solver_order`, ending with SCIP, which runs every program) where
 one returns no usable point: on full-width VGG-16 blocks Clarabel stalls near the ce optimum
 (``insufficientprogress``) where HiGHS's outer approximation certifies it (``results/vgg16-blocks/block_solve_cpu.md``).

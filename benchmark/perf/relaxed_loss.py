@@ -1,6 +1,7 @@
-"""Do the relaxed program's scores depend on its loss? The relaxed ce program (Clarabel) beside the relaxed margin
-LP (HiGHS) on the same trained network and batch, side by side in one run: per program its objective and loss term,
-and between the two the largest score difference and how many units fall on different sides of the threshold.
+"""Do the relaxed program's scores depend on its loss? The relaxed ce program beside the relaxed margin LP (each on
+``solver = auto``) on the same trained network and batch, side by side in one run: per program its objective and
+loss term, and between the two the largest score difference and how many units fall on different sides of the
+threshold.
 
 Instance: the committed regression fixture LeNet-5 (``benchmark/regression/frozen/lenet5-mnist.pt.gz``, trained
 3 epochs on 6,000 MNIST images) and its batch at each ``--samples`` (beyond its 10 images, picked from its

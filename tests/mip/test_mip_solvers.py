@@ -63,6 +63,9 @@ OFFICIAL = {"aggregation": "sum_largest", "conv_normaliser": "filters_k2"}
     ("fc3", "margin", OFFICIAL), ("lenet5", "ce", OFFICIAL)])
 def test_the_solvers_reach_the_same_optimum_and_scores(network, loss, objective, trained_fc3, trained_lenet,
                                                        mip_batch):
+    """The same optimum on every solver; on the plain objective the same scores and masks too. The official
+    objective's optimum can be a face (see the degenerate test below), where solvers may differ in scores at one
+    optimum, so there only the objectives are compared."""
     model = _network(network, trained_fc3, trained_lenet)
     results = {s: _solve(model, mip_batch, loss, s, SAMPLES[network], **objective) for s in SOLVERS[loss]}
     reference = results["scip"]
@@ -75,7 +78,7 @@ def test_the_solvers_reach_the_same_optimum_and_scores(network, loss, objective,
         assert -1e-6 * scale < above < 1e-6 * scale + shortfall, solver
         assert (result.solver.variables, result.solver.constraints) == (reference.solver.variables,
                                                                         reference.solver.constraints)
-        for name, scores in result.scores.items():
+        for name, scores in result.scores.items() if not objective else ():
             assert float((scores - reference.scores[name]).abs().max()) < SCORE_TOL[loss], (solver, name)
             assert torch.equal(result.mask[name], reference.mask[name]), (solver, name)
     assert any(float(s.min()) < 0.5 for s in reference.scores.values())  # something is pruned: not a trivial optimum
@@ -145,7 +148,7 @@ def _degenerate() -> Instance:
     """By hand: minimise ``s`` (in [0, 1]) beside ``f + g = 1`` with ``f`` in [0, 1], ``g`` in [0, 0.6], which the
     objective leaves free, as sum_largest leaves a layer's scores: every ``f`` in [0.4, 1] is optimal. Its
     vertices are 0.4 and 1; an interior-point method ends inside (its central path leads to the face's relative
-    interior, near the analytic centre 0.7)."""
+    interior)."""
     instance = Instance()
     s, f, g = instance.add_vars(3, 0.0, np.array([1.0, 1.0, 0.6]), "C", "v", 0.0)
     instance.add_objective(np.array([s]), np.array([1.0]))
