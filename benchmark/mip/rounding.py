@@ -4,9 +4,10 @@ solution, re-solve its continuous part, and start SCIP from that point instead o
 The exact program's only binaries are the ReLU indicators ``v``; the unit scores are continuous in [0,1] (the
 mask thresholds them afterwards). So the heuristic rounds the indicators, not the scores:
 
-1. The relaxation: the recorded program with ``v`` continuous, solved on the first solver ``auto`` takes for it
-   (:attr:`~benchmark.mip.config.MIPConfig.backend`: HiGHS, or Clarabel under ``sum_largest`` unless decoupled),
-   alone, by row generation (:func:`~benchmark.mip.solvers.solve_by_rows`).
+1. The relaxation: the recorded program with ``v`` continuous, solved by row generation
+   (:func:`~benchmark.mip.solvers.solve_by_rows`) on the solvers ``auto`` takes for it, in turn, until one returns
+   a usable point (:attr:`~benchmark.mip.config.MIPConfig.solver_order` short of SCIP: HiGHS, or Clarabel under
+   ``sum_largest`` unless decoupled, then the other).
 2. Rounding: each ``v`` fixed to 1 where its relaxed value is at least 0.5, to 0 below.
 3. The continuous part (scores, activations, logits, loss) re-solved with ``v`` fixed, on the same solver: a
    convex program. Each ce epigraph variable is then set to ``log sum_k exp(z_k)`` (plus :data:`LSE_SLACK`), as
@@ -54,12 +55,16 @@ class RoundingStart:
 
 
 def continuous_solve(instance: Instance, config: MIPConfig) -> np.ndarray | None:
-    """The program with every binary made continuous in its bounds, solved on the relaxed program's solver by
-    row generation; its point (None when the solver returns no usable one)."""
+    """The program with every binary made continuous in its bounds, solved by row generation on the relaxed
+    program's solvers in ``auto``'s order (each with the whole time limit, as :func:`benchmark.mip.solvers.solve`
+    gives them) until one returns a usable point; that point, or None."""
     relaxed = dataclasses.replace(config, relaxed=True, solver="auto", rounding_start=False)
     program = dataclasses.replace(instance, groups=[dataclasses.replace(g, vtype="C") for g in instance.groups])
-    run = solvers.solve_by_rows(solvers.BACKENDS[relaxed.backend], program, relaxed)
-    return run.x if run.status in solvers.USABLE else None
+    for name in (name for name in relaxed.solver_order if name in solvers.BACKENDS):  # SCIP: the exact solve next
+        run = solvers.solve_by_rows(solvers.BACKENDS[name], program, relaxed)
+        if run.status in solvers.USABLE:
+            return run.x
+    return None
 
 
 def roundings(relaxed: np.ndarray, dense: np.ndarray):

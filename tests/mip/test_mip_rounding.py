@@ -3,12 +3,16 @@ never making SCIP's final incumbent worse, and off by default."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from benchmark.core.config import config_hash
 from benchmark.core.errors import ConfigError
+from benchmark.mip import config as config_module
+from benchmark.mip import solvers
 from benchmark.mip.config import MIPConfig
+from benchmark.mip.instance import Run
 from benchmark.mip.rounding import rounding_start
 from benchmark.mip.scorer import build_model, score_network
 from benchmark.mip.solve import emit
@@ -92,3 +96,20 @@ def test_the_rounding_start_is_off_by_default_and_keeps_config_hashes():
 def test_the_rounding_start_of_a_relaxed_program_is_refused_in_one_line():
     with pytest.raises(ConfigError, match="rounding_start starts the exact program"):
         MIPConfig(relaxed=True, rounding_start=True)
+
+
+@pytest.mark.parametrize("loss", ["ce", "margin"])
+def test_where_the_first_relaxed_solver_finds_no_point_the_next_one_gives_the_start(loss, trained_fc3, mip_batch,
+                                                                                   monkeypatch):
+    """As on VGG-16 block 3, where HiGHS ends ``unknown``: the heuristic's relaxed solves go on to Clarabel, the next
+    of ``auto``'s order, and the start is the one Clarabel gives when it runs first."""
+    model, x, y = trained_fc3[1].model, mip_batch[0][:10], mip_batch[1][:10]
+    program = "lp" if loss == "margin" else "expcone"
+    with monkeypatch.context() as patch:
+        patch.setitem(config_module.PROGRAM_SOLVERS, program, ("clarabel", "scip"))
+        first, dense, _ = _start(model, x, y, loss=loss)
+    stall = Run("unknown", np.inf, -np.inf, 0, 0.1, None)
+    monkeypatch.setattr(solvers.BACKENDS["highs"], "solve", lambda instance, config, **options: stall)
+    fallen, _, _ = _start(model, x, y, loss=loss)
+    assert first.accepted and first.objective < dense - 1e-6
+    assert fallen.accepted and fallen.objective == pytest.approx(first.objective, rel=1e-9)
