@@ -422,6 +422,23 @@ def test_reports_go_to_the_user_cache_not_the_checkouts_results(cli, suite, tmp_
     assert code == 0 and f"report: {tmp_path / 'mine' / 'integrity' / 'report.html'}" in out, err
 
 
+def test_a_new_report_keeps_what_no_report_wrote_and_drops_an_earlier_reports_files(cli, suite, tmp_path):
+    assert cli("run", *suite)[0] == 0
+    report = tmp_path / "cache" / "reports" / "integrity"
+    written = (report / ".report-files").read_text().splitlines()
+    assert "report.html" in written and "table1_pruning.md" in written and "README.md" not in written
+    (report / "README.md").write_text("caveats the user wrote\n")
+    (report / "notes").mkdir()
+    (report / "notes" / "seeds.md").write_text("a folder of the user's\n")
+    (report / "old_plot.png").write_bytes(b"a file an earlier report wrote")
+    (report / ".report-files").write_text("\n".join([*written, "old_plot.png"]) + "\n")
+    code, out, err = cli("report", suite[0], "--store", tmp_path / "store")
+    assert code == 0, err
+    assert (report / "README.md").read_text() == "caveats the user wrote\n"
+    assert (report / "notes" / "seeds.md").is_file() and not (report / "old_plot.png").exists()
+    assert (report / ".report-files").read_text().splitlines() == written
+
+
 def test_load_results_without_a_root_reads_the_default_store(cli, suite):
     assert cli("run", *suite[:-2])[0] == 0
     frame = load_results()

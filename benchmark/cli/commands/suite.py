@@ -31,6 +31,7 @@ from benchmark.store.frame import load_results
 from datasets import cache_dir
 
 REPORT_HINT = "give --out a writable directory"
+REPORT_MANIFEST = ".report-files"
 
 
 def report_dir(args: argparse.Namespace, suite: str) -> Path:
@@ -55,16 +56,31 @@ def device(args: argparse.Namespace, default: str = "cpu") -> str:
     return resolved
 
 
+def foreign_files(folder: Path) -> list[Path]:
+    """The entries of a report folder that no report wrote (a README placed beside the tables), by the earlier
+    report's manifest; a folder without one (or no folder) has none."""
+    manifest = folder / REPORT_MANIFEST
+    if not manifest.is_file():
+        return []
+    written = set(manifest.read_text(encoding="utf-8").splitlines()) | {REPORT_MANIFEST}
+    return sorted(path for path in folder.iterdir() if path.name not in written)
+
+
 def publish_report(frame: pd.DataFrame, suite: str, target: Path) -> Path:
     """Write the report of ``frame`` into a fresh folder beside ``target`` and put it in the place of ``target``
-    as a whole, so that no file of an earlier report stays beside the new one; a frame without a successful row
-    writes nothing. Returns the page's path."""
+    as a whole, so that no file of an earlier report stays beside the new one; what no report wrote (listed by
+    the manifest ``.report-files``) is carried over. A frame without a successful row writes nothing. Returns the
+    page's path."""
     if not (frame["status"] == "ok").any():
         raise ReportError(f"no stored results of suite {suite!r}: the report is not written")
     fresh, old = (target.with_name(f".{target.name}.{kind}-{uuid.uuid4().hex}") for kind in ("new", "old"))
     try:
         fresh.mkdir(parents=True)
         page = write_report(frame, suite, fresh)
+        written = sorted(path.name for path in fresh.iterdir())
+        (fresh / REPORT_MANIFEST).write_text("".join(f"{name}\n" for name in written), encoding="utf-8")
+        for path in (path for path in foreign_files(target) if path.name not in written):
+            (shutil.copytree if path.is_dir() else shutil.copy2)(path, fresh / path.name)
         if target.exists():
             os.replace(target, old)
         os.replace(fresh, target)
