@@ -439,6 +439,21 @@ def test_a_new_report_keeps_what_no_report_wrote_and_drops_an_earlier_reports_fi
     assert (report / ".report-files").read_text().splitlines() == written
 
 
+def test_what_a_new_report_would_overwrite_stops_it_before_anything_is_replaced(cli, suite, tmp_path):
+    assert cli("run", *suite)[0] == 0
+    report = tmp_path / "cache" / "reports" / "integrity"
+    (report / "README.md").symlink_to(tmp_path / "nowhere")
+    assert cli("report", suite[0], "--store", tmp_path / "store")[0] == 0
+    assert (report / "README.md").is_symlink()  # carried over as a link, though it leads nowhere
+    manifest = report / ".report-files"
+    manifest.write_text("".join(f"{name}\n" for name in manifest.read_text().splitlines() if name != "claims.md"))
+    before = {path.name: path.read_bytes() for path in report.iterdir() if path.is_file()}
+    code, out, err = cli("report", suite[0], "--store", tmp_path / "store")
+    assert code == 2 and "'claims.md'" in one_line(err) and "move it away" in err and out == ""
+    assert {path.name: path.read_bytes() for path in report.iterdir() if path.is_file()} == before
+    assert [path.name for path in report.parent.iterdir()] == ["integrity"]
+
+
 def test_load_results_without_a_root_reads_the_default_store(cli, suite):
     assert cli("run", *suite[:-2])[0] == 0
     frame = load_results()

@@ -66,11 +66,29 @@ def foreign_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.iterdir() if path.name not in written)
 
 
+def carry_over(entries: list[Path], fresh: Path, written: list[str]) -> None:
+    """Copy ``entries`` (what no report wrote in the earlier folder) into the new report's ``fresh`` folder, links as
+    links; one line, before anything is replaced, for one the new report would overwrite or one that cannot be
+    copied."""
+    for path in entries:
+        if path.name in written:
+            raise ReportError(f"{path} was written by no report, but the new report writes {path.name!r}: move it "
+                              "away and report again")
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.copytree(path, fresh / path.name, symlinks=True)
+            else:
+                shutil.copy2(path, fresh / path.name, follow_symlinks=False)
+        except OSError as error:
+            raise ReportError(f"cannot carry {path} over into the new report ({error}): move it away and report "
+                              "again") from None
+
+
 def publish_report(frame: pd.DataFrame, suite: str, target: Path) -> Path:
     """Write the report of ``frame`` into a fresh folder beside ``target`` and put it in the place of ``target``
     as a whole, so that no file of an earlier report stays beside the new one; what no report wrote (listed by
-    the manifest ``.report-files``) is carried over. A frame without a successful row writes nothing. Returns the
-    page's path."""
+    the manifest ``.report-files``; a folder without one is replaced whole) is carried over. A frame without a
+    successful row writes nothing. Returns the page's path."""
     if not (frame["status"] == "ok").any():
         raise ReportError(f"no stored results of suite {suite!r}: the report is not written")
     fresh, old = (target.with_name(f".{target.name}.{kind}-{uuid.uuid4().hex}") for kind in ("new", "old"))
@@ -79,8 +97,7 @@ def publish_report(frame: pd.DataFrame, suite: str, target: Path) -> Path:
         page = write_report(frame, suite, fresh)
         written = sorted(path.name for path in fresh.iterdir())
         (fresh / REPORT_MANIFEST).write_text("".join(f"{name}\n" for name in written), encoding="utf-8")
-        for path in (path for path in foreign_files(target) if path.name not in written):
-            (shutil.copytree if path.is_dir() else shutil.copy2)(path, fresh / path.name)
+        carry_over(foreign_files(target), fresh, written)
         if target.exists():
             os.replace(target, old)
         os.replace(fresh, target)
