@@ -60,11 +60,8 @@ def continuous_solve(instance: Instance, config: MIPConfig) -> np.ndarray | None
     gives them) until one returns a usable point; that point, or None."""
     relaxed = dataclasses.replace(config, relaxed=True, solver="auto", rounding_start=False)
     program = dataclasses.replace(instance, groups=[dataclasses.replace(g, vtype="C") for g in instance.groups])
-    for name in (name for name in relaxed.solver_order if name in solvers.BACKENDS):  # SCIP: the exact solve next
-        run = solvers.solve_by_rows(solvers.BACKENDS[name], program, relaxed)
-        if run.status in solvers.USABLE:
-            return run.x
-    return None
+    run = solvers.first_usable(program, relaxed)[1]  # SCIP, the last resort, is the exact solve that follows
+    return None if run is None else run.x
 
 
 def roundings(relaxed: np.ndarray, dense: np.ndarray):

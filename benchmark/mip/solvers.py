@@ -86,29 +86,37 @@ def _scip(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
     return (*scip_solver.solve(builder.scip, config), accepted)
 
 
+def first_usable(instance: Instance, config: MIPConfig) -> tuple[str | None, Run | None, list[str], float]:
+    """``instance`` solved by row generation on the solvers of ``config.solver_order`` short of SCIP (the last
+    resort), in turn, until one returns a usable point: that solver's name and run (None, None when none does),
+    and the failures before it with their seconds."""
+    failures, seconds = [], 0.0
+    for name in (name for name in config.solver_order if name in BACKENDS):
+        run = solve_by_rows(BACKENDS[name], instance, config)
+        if run.status in USABLE and run.x is not None:
+            return name, run, failures, seconds
+        failures.append(f"{name} found no usable solution (status: {run.status}, after {run.seconds:.1f} s)")
+        seconds += run.seconds
+    return None, None, failures, seconds
+
+
 def solve(builder: Builder, config: MIPConfig) -> tuple[dict, np.ndarray, bool]:
     """Solve the program; returns the outcome, every variable's value, and whether the solver took the dense
     network as its start (SCIP only). Under ``solver = "auto"`` a solver that returns no usable point hands the
     program to the next of :attr:`~benchmark.mip.config.MIPConfig.solver_order` (each with the whole time limit; the
     outcome's ``warnings`` say so, and its seconds count them all); a solver named by the config that does raises
     :class:`SolverError`."""
-    failures, seconds = [], 0.0
-    for name in config.solver_order:
-        if name == "scip":
-            if failures:
-                scip_solver.configure(builder.scip.model, config)
-            found, x, accepted = _scip(builder, config)
-        else:
-            backend = BACKENDS[name]
-            run = solve_by_rows(backend, builder.instance, config)
-            if run.status not in USABLE or run.x is None:
-                failures.append(f"{name} found no usable solution (status: {run.status}, after {run.seconds:.1f} s)")
-                seconds += run.seconds
-                continue
-            found, x, accepted = outcome(run, builder.instance, name, backend.version()), run.x, False
+    name, run, failures, seconds = first_usable(builder.instance, config)
+    if run is not None:
+        found, x, accepted = outcome(run, builder.instance, name, BACKENDS[name].version()), run.x, False
+    elif "scip" in config.solver_order:
         if failures:
-            found = {**found, "solve_seconds": found["solve_seconds"] + seconds,
-                     "warnings": tuple(f"{failure}; {name} solved the same program instead (solver = auto)"
-                                       for failure in failures)}
-        return found, x, accepted
-    raise SolverError(f"{failures[-1]}; raise --time-limit or use --solver scip")
+            scip_solver.configure(builder.scip.model, config)
+        name, (found, x, accepted) = "scip", _scip(builder, config)
+    else:
+        raise SolverError(f"{failures[-1]}; raise --time-limit or use --solver scip")
+    if failures:
+        found = {**found, "solve_seconds": found["solve_seconds"] + seconds,
+                 "warnings": tuple(f"{failure}; {name} solved the same program instead (solver = auto)"
+                                   for failure in failures)}
+    return found, x, accepted
